@@ -1,0 +1,32 @@
+"""gan_cookbook: DCGANs on 28x28 images with the classic Keras ``train_on_batch`` loop.
+
+The loop (:func:`stack`, :class:`GANTrainer`) works with any compiled Keras models;
+:func:`cook` runs a :class:`Recipe` end to end.
+"""
+
+import os
+
+# TensorFlow's C++ start-up chatter (CPU features, missing CUDA) buries the progress
+# bar; a value set by the user wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from gan_cookbook.cook import Run, cook, prepare  # noqa: E402
+from gan_cookbook.data import Dataset, load_mnist, load_npz  # noqa: E402
+from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
+from gan_cookbook.recipe import Recipe, load_recipe_file  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "GANTrainer",
+    "Noise",
+    "Recipe",
+    "Run",
+    "cook",
+    "load_mnist",
+    "load_npz",
+    "load_recipe_file",
+    "prepare",
+    "stack",
+]

@@ -1,0 +1,3 @@
+from gan_cookbook.cli import main
+
+main()

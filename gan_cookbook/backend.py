@@ -1,0 +1,76 @@
+"""The one place that imports a backend framework (TensorFlow, JAX or PyTorch).
+
+Everything else in the package speaks ``keras``, ``keras.ops`` and ``keras.random``.
+Imports here are lazy, so only the backend Keras runs on is ever imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+
+
+def compile_training_call(layer: keras.Layer) -> Callable[..., Any]:
+    """Returns a compiled ``layer(*args, training=True)`` that updates the layer's state.
+
+    A layer called in training mode updates its non-trainable state (BatchNorm's moving
+    statistics, seed generators), exactly as an eager call would; the function is
+    compiled once and never copies its inputs or outputs to the host.
+
+    - JAX: ``jax.jit`` over ``layer.stateless_call``, the new state assigned back.
+      An eager ``layer(x, training=True)`` dispatches every op separately and costs
+      more than the host round trip of ``predict_on_batch`` it would save.
+    - TensorFlow: a ``tf.function``.
+    - PyTorch: eager, without building an autograd graph.
+    - Other backends: the eager call.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        @jax.jit
+        def stateless(trainable_values, non_trainable_values, *args):
+            return layer.stateless_call(
+                trainable_values, non_trainable_values, *args, training=True
+            )
+
+        def call(*args):
+            non_trainable = layer.non_trainable_variables
+            outputs, new_values = stateless(
+                [variable.value for variable in layer.trainable_variables],
+                [variable.value for variable in non_trainable],
+                *args,
+            )
+            for variable, value in zip(non_trainable, new_values):
+                variable.assign(value)
+            return outputs
+
+        return call
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(
+            lambda *args: layer(*args, training=True), reduce_retracing=True
+        )
+    if backend == "torch":
+        import torch
+
+        def call(*args):
+            with torch.no_grad():
+                return layer(*args, training=True)
+
+        return call
+    return lambda *args: layer(*args, training=True)
+
+
+def enable_determinism() -> None:
+    """Makes the backend's kernels deterministic where it has a switch for that.
+
+    TensorFlow may otherwise pick kernels whose float reductions run in a varying
+    order; JAX and PyTorch on the CPU are deterministic for the ops used here.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

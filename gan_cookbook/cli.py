@@ -1,0 +1,115 @@
+"""The ``gan-cookbook`` command line: ``cook``, ``list``, and one command per recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import keras
+
+from gan_cookbook import recipes
+from gan_cookbook.cook import prepare
+from gan_cookbook.recipe import Recipe, load_recipe_file
+
+
+def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every way of cooking accepts."""
+    options = [
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            help="Passes over the training images.  [default: the recipe's]",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            help="Real images per step.  [default: the recipe's]",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            help="Seeds weights, noise and shuffling.  [default: the recipe's]",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help="Run folder, new or empty.  [default: runs/<recipe>-<date>-<time>]",
+        ),
+        click.option(
+            "--limit",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Train on the first N images only: a quick look on a CPU.",
+        ),
+        click.option(
+            "--data",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="An .npz file in the Keras layout (x_train, ...) to train on instead.",
+        ),
+        click.option("--quiet", is_flag=True, help="Print nothing while training."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def cook_recipe(recipe: Recipe, quiet: bool = False, **options: Any) -> None:
+    """Cooks ``recipe`` for the command line: bad input becomes a usage error."""
+    try:
+        run = prepare(recipe, verbose=0 if quiet else 1, **options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if not quiet:
+        click.echo(
+            f"Cooking {run.recipe.name} on {len(run.dataset.images)} images of "
+            f"{run.dataset.source} for {run.recipe.epochs} epochs "
+            f"(Keras {keras.__version__}, {keras.backend.backend()} backend) "
+            f"into {run.out}"
+        )
+    run.cook()
+    if not quiet:
+        click.echo(f"Done. Samples, history and models are in {run.out}")
+
+
+def recipe_command(recipe: Recipe) -> click.Command:
+    """A command that cooks one recipe, for ``python -m gan_cookbook.recipes.<name>``."""
+
+    @click.command(name=recipe.name, help=f"Cook {recipe.name}: {recipe.description}.")
+    @run_options
+    def command(**options: Any) -> None:
+        cook_recipe(recipe, **options)
+
+    return command
+
+
+def resolve_recipe(name_or_path: str) -> Recipe:
+    """A built-in recipe by name, or the recipe in a ``.py`` file."""
+    if name_or_path.endswith(".py") or Path(name_or_path).is_file():
+        return load_recipe_file(name_or_path)
+    return recipes.get(name_or_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gan-cookbook")
+def main() -> None:
+    """Cook DCGANs on 28x28 images with the classic Keras train_on_batch loop."""
+
+
+@main.command()
+@click.argument("recipe")
+@run_options
+def cook(recipe: str, **options: Any) -> None:
+    """Cook RECIPE: a built-in name (see `list`) or a recipe file's path."""
+    try:
+        resolved = resolve_recipe(recipe)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    cook_recipe(resolved, **options)
+
+
+@main.command(name="list")
+def list_recipes() -> None:
+    """List the built-in recipes."""
+    for name in recipes.BUILTIN:
+        click.echo(f"{name:<16} {recipes.get(name).description}")

@@ -1,0 +1,348 @@
+"""The classic Keras GAN loop: two ``train_on_batch`` calls a step, on Keras 3.
+
+Usable with any compiled generator and sigmoid discriminator::
+
+    d_on_g = stack(generator, discriminator, optimizer=keras.optimizers.Adam(2e-4))
+    trainer = GANTrainer(generator, discriminator, d_on_g, seed=0)
+    history = trainer.fit(images, batch_size=128, epochs=10)
+
+Each step:
+
+1. draws a batch of noise (:class:`Noise`, dimension taken from G's input);
+2. lets G make fakes in training mode, so its BatchNorm layers normalise with the
+   statistics of the batch (``G.predict`` would use the moving averages and, measured
+   on MNIST, gives samples about six times worse by Fréchet distance);
+3. mixes the real and the fake batch, labelled 1 and 0;
+4. sets ``D.trainable = True`` and calls ``D.train_on_batch``;
+5. sets ``D.trainable = False`` and calls ``d_on_g.train_on_batch`` on fresh noise
+   labelled 1.
+
+Keras 3 reads ``trainable`` when a train function first runs (TensorFlow), on every
+call (JAX, PyTorch), and builds each optimizer for the variables trainable at its first
+step; the Keras 2 habit of freezing D once before compiling ``d_on_g`` leaves D
+untrained. Setting the flag before every call is what is correct on all three backends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from gan_cookbook import backend
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The distribution G's input is drawn from.
+
+    Args:
+        distribution: ``"uniform"`` (in ``[low, high)``) or ``"normal"``.
+        low: Lower bound of the uniform distribution. Defaults to 0.
+        high: Upper bound of the uniform distribution. Defaults to 1.
+        mean: Mean of the normal distribution. Defaults to 0.
+        stddev: Standard deviation of the normal distribution. Defaults to 1.
+    """
+
+    distribution: str = "uniform"
+    low: float = 0.0
+    high: float = 1.0
+    mean: float = 0.0
+    stddev: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.distribution not in ("uniform", "normal"):
+            raise ValueError(
+                '`distribution` must be "uniform" or "normal". '
+                f"Received: distribution={self.distribution!r}"
+            )
+        if not self.low < self.high:
+            raise ValueError(
+                "`low` must be smaller than `high`. "
+                f"Received: low={self.low}, high={self.high}"
+            )
+        if not self.stddev > 0:
+            raise ValueError(
+                f"`stddev` must be positive. Received: stddev={self.stddev}"
+            )
+
+    def sample(self, shape: Sequence[int], seed: Any = None) -> Any:
+        """Draws a tensor of ``shape`` on the backend's device."""
+        if self.distribution == "uniform":
+            return keras.random.uniform(
+                shape, minval=self.low, maxval=self.high, seed=seed
+            )
+        return keras.random.normal(
+            shape, mean=self.mean, stddev=self.stddev, seed=seed
+        )
+
+
+def stack(
+    generator: keras.Model,
+    discriminator: keras.Model,
+    optimizer: str | keras.optimizers.Optimizer = "adam",
+    loss: str | keras.losses.Loss = "binary_crossentropy",
+    metrics: Sequence[Any] | None = None,
+    name: str = "d_on_g",
+) -> keras.Model:
+    """Stacks G and D into the compiled model ``d_on_g`` that trains G.
+
+    D is frozen in the returned model; :class:`GANTrainer` still sets
+    ``discriminator.trainable`` before every call, which Keras 3 needs.
+
+    Args:
+        generator: The generator, noise in, images out.
+        discriminator: The compiled discriminator, images in, one probability out.
+        optimizer: G's optimizer (a fresh one: D's optimizer must not be shared).
+        loss: The loss, on D's probability. Defaults to binary cross-entropy.
+        metrics: Metrics to compile ``d_on_g`` with. Defaults to none.
+        name: The stacked model's name. Defaults to ``"d_on_g"``.
+
+    Returns:
+        The compiled ``d_on_g`` model.
+    """
+    if not discriminator.compiled:
+        raise ValueError(
+            "`discriminator` must be compiled (with its own optimizer) before it is "
+            f"stacked. Received: discriminator={discriminator.name!r}, not compiled"
+        )
+    if optimizer is discriminator.optimizer:
+        raise ValueError(
+            "`optimizer` must not be the discriminator's optimizer: each model needs "
+            f"its own. Received: optimizer={optimizer!r}"
+        )
+    if tuple(generator.output_shape[1:]) != tuple(discriminator.input_shape[1:]):
+        raise ValueError(
+            "The generator's output shape must equal the discriminator's input shape. "
+            f"Received: generator output {generator.output_shape}, "
+            f"discriminator input {discriminator.input_shape}"
+        )
+    noise = keras.Input(shape=generator.input_shape[1:], name="noise")
+    d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
+    discriminator.trainable = False
+    d_on_g.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    discriminator.trainable = True
+    return d_on_g
+
+
+class _FakeBatch(keras.Layer):
+    """Draws noise, makes fakes with G in training mode, and joins them to a real batch.
+
+    A Keras layer so that :func:`gan_cookbook.backend.compile_training_call` can
+    compile it: noise is drawn on the device with a ``SeedGenerator`` and the fakes
+    never leave the device.
+    """
+
+    def __init__(self, generator: keras.Model, noise: Noise, seed: int | None):
+        super().__init__(name="fake_batch")
+        self.generator = generator
+        self.noise = noise
+        self.noise_dim = generator.input_shape[-1]
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, real_images, training=True):
+        batch_size = ops.shape(real_images)[0]
+        noise_for_d = self.noise.sample(
+            (batch_size, self.noise_dim), seed=self.seed_generator
+        )
+        fakes = self.generator(noise_for_d, training=training)
+        images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
+        noise_for_g = self.noise.sample(
+            (batch_size, self.noise_dim), seed=self.seed_generator
+        )
+        return images, noise_for_g
+
+
+class GANTrainer:
+    """Trains a generator and a discriminator with the classic two-call step.
+
+    Args:
+        generator: The generator (noise in, images out).
+        discriminator: The compiled discriminator (images in, one probability out).
+        d_on_g: The compiled stack of both, as :func:`stack` returns.
+        noise: The distribution of G's input. Defaults to uniform in [0, 1).
+        seed: Seeds the noise and the shuffling; with the models' weights seeded too
+            (``keras.utils.set_random_seed``) a CPU run repeats loss for loss.
+            Defaults to ``None`` (a fresh seed).
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        d_on_g: keras.Model,
+        noise: Noise | None = None,
+        seed: int | None = None,
+    ):
+        for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
+            if not model.compiled:
+                raise ValueError(
+                    f"`{argument}` must be a compiled Keras model. "
+                    f"Received: {argument}={model.name!r}, not compiled"
+                )
+        if len(tuple(discriminator.output_shape)) not in (1, 2) or tuple(
+            discriminator.output_shape[1:]
+        ) not in ((), (1,)):
+            raise ValueError(
+                "The discriminator must output one probability per image, shape "
+                f"(batch, 1). Received: discriminator output {discriminator.output_shape}"
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.d_on_g = d_on_g
+        self.noise = noise if noise is not None else Noise()
+        self._fake_batch = backend.compile_training_call(
+            _FakeBatch(generator, self.noise, seed)
+        )
+        self._shuffle_seed = keras.random.SeedGenerator(
+            None if seed is None else seed + 1
+        )
+        self._labels: dict[int, tuple[Any, Any]] = {}
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.generator.output_shape[1:])
+
+    def check_images(self, images: Any) -> None:
+        """Raises ``ValueError`` if ``images`` do not fit G's output and D's input."""
+        shape = tuple(ops.shape(images)[1:])
+        if shape != self.image_shape:
+            raise ValueError(
+                f"The generator's output shape {self.generator.output_shape} must "
+                f"match the images' shape (batch, *{shape}). "
+                f"Received: images of shape {tuple(ops.shape(images))}"
+            )
+        if tuple(self.discriminator.input_shape[1:]) != shape:
+            raise ValueError(
+                f"The discriminator's input shape {self.discriminator.input_shape} "
+                f"must match the images' shape (batch, *{shape}). "
+                f"Received: images of shape {tuple(ops.shape(images))}"
+            )
+
+    def _labels_for(self, batch_size: int) -> tuple[Any, Any]:
+        # Made once per batch size, on the device, so no step copies labels over.
+        if batch_size not in self._labels:
+            ones = ops.ones((batch_size, 1))
+            self._labels[batch_size] = (
+                ops.concatenate([ones, ops.zeros((batch_size, 1))]),
+                ones,
+            )
+        return self._labels[batch_size]
+
+    def train_step(self, real_images: Any) -> dict[str, float]:
+        """Runs one step on a batch of real images; returns the step's logs.
+
+        The logs hold ``d_loss`` and ``g_loss``, and D's and ``d_on_g``'s compiled
+        metrics prefixed with ``d_`` and ``g_``. They come from the loss fetch that
+        ``train_on_batch`` makes itself: the step adds no host sync of its own.
+        """
+        batch_size = int(ops.shape(real_images)[0])
+        d_labels, g_labels = self._labels_for(batch_size)
+        d_images, g_noise = self._fake_batch(real_images)
+
+        self.discriminator.trainable = True
+        d_logs = self.discriminator.train_on_batch(d_images, d_labels, return_dict=True)
+        self.discriminator.trainable = False
+        g_logs = self.d_on_g.train_on_batch(g_noise, g_labels, return_dict=True)
+
+        logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
+        logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
+        return logs
+
+    def fit(
+        self,
+        x: Any,
+        *,
+        batch_size: int = 128,
+        epochs: int = 1,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        verbose: int | str = "auto",
+        initial_epoch: int = 0,
+    ) -> keras.callbacks.History:
+        """Trains for ``epochs`` passes over ``x``, Keras ``Model.fit`` style.
+
+        Every epoch reshuffles ``x`` and runs one step per full batch; the last
+        partial batch is dropped. ``x`` is copied to the device once.
+
+        Args:
+            x: Real images, shape ``(N, *image_shape)``, float in [-1, 1].
+            batch_size: Real images per step (D sees as many fakes). Defaults to 128.
+            epochs: The epoch to stop after (counted from 0, as in Keras).
+                Defaults to 1.
+            callbacks: Keras callbacks; hooks get ``logs`` with ``d_loss``, ``g_loss``
+                and, at epoch end, their means plus ``seconds`` and
+                ``images_per_second`` (real images trained on per second).
+            verbose: 0 silent, 1 or ``"auto"`` a progress bar per epoch, 2 one line
+                per epoch.
+            initial_epoch: The epoch to start at. Defaults to 0.
+
+        Returns:
+            A ``keras.callbacks.History`` of the epoch logs.
+        """
+        self.check_images(x)
+        count = int(ops.shape(x)[0])
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise ValueError(
+                f"`batch_size` must be an integer. Received: batch_size={batch_size!r}"
+            )
+        if not 1 <= batch_size <= count:
+            raise ValueError(
+                f"`batch_size` must be between 1 and the number of images ({count}). "
+                f"Received: batch_size={batch_size}"
+            )
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
+            raise ValueError(f"`epochs` must be an integer. Received: epochs={epochs!r}")
+        if epochs < initial_epoch or initial_epoch < 0:
+            raise ValueError(
+                "`epochs` must be at least `initial_epoch`, which must be at least 0. "
+                f"Received: epochs={epochs}, initial_epoch={initial_epoch}"
+            )
+        steps = count // batch_size
+        if verbose == "auto":
+            verbose = 1
+        images = ops.convert_to_tensor(x, dtype="float32")
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList(
+            [*(callbacks or []), history],
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+            model=self.d_on_g,
+        )
+        self.d_on_g.stop_training = False
+        callback_list.on_train_begin()
+        epoch_logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            batches = self._shuffled_batches(images, steps, batch_size)
+            started = time.perf_counter()
+            totals: dict[str, float] = {}
+            for step in range(steps):
+                callback_list.on_train_batch_begin(step)
+                logs = self.train_step(batches[step])
+                for key, value in logs.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                callback_list.on_train_batch_end(step, logs)
+            seconds = time.perf_counter() - started
+            epoch_logs = {key: total / steps for key, total in totals.items()}
+            epoch_logs["seconds"] = seconds
+            epoch_logs["images_per_second"] = steps * batch_size / seconds
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if self.d_on_g.stop_training:
+                break
+        callback_list.on_train_end(epoch_logs)
+        return history
+
+    def _shuffled_batches(self, images: Any, steps: int, batch_size: int) -> Any:
+        """One epoch's batches, shape ``(steps, batch_size, ...)``, on the device."""
+        order = keras.random.shuffle(
+            ops.arange(ops.shape(images)[0]), seed=self._shuffle_seed
+        )
+        batches = ops.take(images, order[: steps * batch_size], axis=0)
+        return ops.reshape(batches, (steps, batch_size, *self.image_shape))

