@@ -6,13 +6,14 @@ Imports here are lazy, so only the backend Keras runs on is ever imported.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 
 
 def compile_training_call(layer: keras.Layer) -> Callable[..., Any]:
-    """Returns a compiled ``layer(*args, training=True)`` that updates the layer's state.
+    """A compiled ``layer(*args, training=True)`` that updates the layer's state.
 
     A layer called in training mode updates its non-trainable state (BatchNorm's moving
     statistics, seed generators), exactly as an eager call would; the function is
@@ -42,7 +43,7 @@ def compile_training_call(layer: keras.Layer) -> Callable[..., Any]:
                 [variable.value for variable in non_trainable],
                 *args,
             )
-            for variable, value in zip(non_trainable, new_values):
+            for variable, value in zip(non_trainable, new_values, strict=True):
                 variable.assign(value)
             return outputs
 

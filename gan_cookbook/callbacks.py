@@ -71,9 +71,14 @@ class HistoryCSV(keras.callbacks.Callback):
             write_header = not self.path.exists() or self.path.stat().st_size == 0
         else:
             write_header = False
-        row = {"epoch": epoch + 1, **{key: logs.get(key, "") for key in self.columns[1:]}}
+        row = {
+            "epoch": epoch + 1,
+            **{key: logs.get(key, "") for key in self.columns[1:]},
+        }
         with self.path.open("a", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=self.columns, extrasaction="ignore")
+            writer = csv.DictWriter(
+                file, fieldnames=self.columns, extrasaction="ignore"
+            )
             if write_header:
                 writer.writeheader()
             writer.writerow(row)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import keras
@@ -73,7 +74,7 @@ def cook_recipe(recipe: Recipe, quiet: bool = False, **options: Any) -> None:
 
 
 def recipe_command(recipe: Recipe) -> click.Command:
-    """A command that cooks one recipe, for ``python -m gan_cookbook.recipes.<name>``."""
+    """The command of one recipe, for ``python -m gan_cookbook.recipes.<name>``."""
 
     @click.command(name=recipe.name, help=f"Cook {recipe.name}: {recipe.description}.")
     @run_options

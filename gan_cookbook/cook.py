@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -149,7 +150,8 @@ def prepare(
     dataset = dataset.limit(limit)
     if recipe.batch_size > len(dataset.images):
         raise ValueError(
-            f"--batch-size {recipe.batch_size} is larger than the {len(dataset.images)} "
+            f"--batch-size {recipe.batch_size} is larger than the "
+            f"{len(dataset.images)} "
             f"training images of {dataset.source}. Use a smaller batch or more images."
         )
 

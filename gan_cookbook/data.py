@@ -82,9 +82,12 @@ def load_npz(path: str | Path, split: str = "train") -> Dataset:
     if not path.is_file():
         raise ValueError(f"No such file: {source}. Expected an .npz file of images.")
     try:
-        with np.load(path, allow_pickle=False) as arrays:
+        arrays = np.load(path, allow_pickle=False)
+        if not isinstance(arrays, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not named arrays")
+        with arrays:
             contents = {name: arrays[name] for name in arrays.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{source}: not a readable .npz file ({error}).") from None
     images_key, labels_key = f"x_{split}", f"y_{split}"
     if images_key not in contents:
@@ -114,6 +117,8 @@ def load_mnist(split: str = "train") -> Dataset:
     (10,000).
     """
     if split not in ("train", "test"):
-        raise ValueError(f'`split` must be "train" or "test". Received: split={split!r}')
+        raise ValueError(
+            f'`split` must be "train" or "test". Received: split={split!r}'
+        )
     dataset = load_npz(mnist_path(), split)
     return Dataset(dataset.images, dataset.labels, f"mnist ({split})")

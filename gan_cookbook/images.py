@@ -38,7 +38,11 @@ def make_grid(
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     grid = np.zeros(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        (
+            rows * (height + padding) + padding,
+            columns * (width + padding) + padding,
+            channels,
+        ),
         dtype=np.uint8,
     )
     for index, image in enumerate(images):

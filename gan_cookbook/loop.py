@@ -26,8 +26,9 @@ untrained. Setting the flag before every call is what is correct on all three ba
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -76,9 +77,7 @@ class Noise:
             return keras.random.uniform(
                 shape, minval=self.low, maxval=self.high, seed=seed
             )
-        return keras.random.normal(
-            shape, mean=self.mean, stddev=self.stddev, seed=seed
-        )
+        return keras.random.normal(shape, mean=self.mean, stddev=self.stddev, seed=seed)
 
 
 def stack(
@@ -190,7 +189,8 @@ class GANTrainer:
         ) not in ((), (1,)):
             raise ValueError(
                 "The discriminator must output one probability per image, shape "
-                f"(batch, 1). Received: discriminator output {discriminator.output_shape}"
+                "(batch, 1). "
+                f"Received: discriminator output {discriminator.output_shape}"
             )
         self.generator = generator
         self.discriminator = discriminator
@@ -286,7 +286,9 @@ class GANTrainer:
         """
         self.check_images(x)
         count = int(ops.shape(x)[0])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)
+        ):
             raise ValueError(
                 f"`batch_size` must be an integer. Received: batch_size={batch_size!r}"
             )
@@ -296,7 +298,9 @@ class GANTrainer:
                 f"Received: batch_size={batch_size}"
             )
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
-            raise ValueError(f"`epochs` must be an integer. Received: epochs={epochs!r}")
+            raise ValueError(
+                f"`epochs` must be an integer. Received: epochs={epochs!r}"
+            )
         if epochs < initial_epoch or initial_epoch < 0:
             raise ValueError(
                 "`epochs` must be at least `initial_epoch`, which must be at least 0. "

@@ -46,10 +46,17 @@ class LabelAccuracy(keras.metrics.Metric):
         return ops.divide_no_nan(self.correct, self.count)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "label": self.label, "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "label": self.label,
+            "threshold": self.threshold,
+        }
 
 
 def discriminator_metrics() -> list[keras.metrics.Metric]:
     """D's accuracy on real images and on fakes, named ``real_accuracy`` and
     ``fake_accuracy`` (``d_real_accuracy`` and ``d_fake_accuracy`` in the logs)."""
-    return [LabelAccuracy(1, name="real_accuracy"), LabelAccuracy(0, name="fake_accuracy")]
+    return [
+        LabelAccuracy(1, name="real_accuracy"),
+        LabelAccuracy(0, name="fake_accuracy"),
+    ]

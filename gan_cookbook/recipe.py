@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 
@@ -68,8 +69,7 @@ class Recipe:
                 )
         if not isinstance(self.noise, Noise):
             raise ValueError(
-                "`noise` must be a gan_cookbook.Noise. "
-                f"Received: noise={self.noise!r}"
+                f"`noise` must be a gan_cookbook.Noise. Received: noise={self.noise!r}"
             )
 
     def replace(self, **changes: Any) -> Recipe:

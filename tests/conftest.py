@@ -1,0 +1,51 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
+from gan_cookbook.metrics import discriminator_metrics  # noqa: E402
+from gan_cookbook.models import cooking_discriminator, cooking_generator  # noqa: E402
+
+
+def make_gan(seed=0, noise=None, noise_dim=10, image_shape=(28, 28, 1)):
+    """The cooking G and D, compiled as the MNIST recipe compiles them."""
+    keras.utils.set_random_seed(seed)
+    generator = cooking_generator(noise_dim, image_shape)
+    discriminator = cooking_discriminator(image_shape)
+    discriminator.compile(
+        optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        loss="binary_crossentropy",
+        metrics=discriminator_metrics(),
+    )
+    d_on_g = stack(generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5))
+    trainer = GANTrainer(generator, discriminator, d_on_g, noise or Noise(), seed=seed)
+    return generator, discriminator, d_on_g, trainer
+
+
+@pytest.fixture
+def gan():
+    return make_gan()
+
+
+def random_images(count, image_shape=(28, 28, 1), seed=0):
+    return (
+        np.random.default_rng(seed)
+        .uniform(-1, 1, (count, *image_shape))
+        .astype("float32")
+    )
+
+
+def write_npz(path, count=96, channels=None, seed=0):
+    """A small Keras-layout .npz of uint8 images with labels."""
+    rng = np.random.default_rng(seed)
+    shape = (count, 28, 28) if channels is None else (count, 28, 28, channels)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, shape, dtype=np.uint8),
+        y_train=rng.integers(0, 10, count, dtype=np.uint8),
+    )
+    return path

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from gan_cookbook.data import load_mnist, load_npz, mnist_path, to_model_range
+
+from conftest import write_npz
+
+
+def test_shipped_mnist_loads_offline_in_the_model_range():
+    train = load_mnist()
+    assert train.images.shape == (60000, 28, 28, 1) and train.images.dtype == np.float32
+    assert train.images.min() == -1.0 and train.images.max() == 1.0
+    assert list(train.labels[:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert np.bincount(train.labels).tolist() == [
+        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
+    ]  # fmt: skip
+    # Mean pixel 33.318 of 255, mapped to [-1, 1].
+    assert float(train.images.mean()) == pytest.approx(33.318 / 127.5 - 1, abs=1e-4)
+    test = load_mnist("test")
+    assert test.images.shape == (10000, 28, 28, 1)
+    assert list(test.labels[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert mnist_path().stat().st_size > 10_000_000
+
+
+def test_npz_in_keras_layout(tmp_path):
+    path = write_npz(tmp_path / "digits.npz", count=20)
+    dataset = load_npz(path)
+    raw = np.load(path)["x_train"]
+    assert dataset.images.shape == (20, 28, 28, 1)
+    np.testing.assert_allclose(dataset.images[..., 0], (raw - 127.5) / 127.5)
+    assert len(dataset.labels) == 20 and dataset.source == str(path)
+    rgb = load_npz(write_npz(tmp_path / "rgb.npz", count=4, channels=3))
+    assert rgb.images.shape == (4, 28, 28, 3)
+    limited = dataset.limit(5)
+    assert limited.images.shape[0] == 5 and len(limited.labels) == 5
+
+
+def test_float_images_in_unit_range_are_rescaled():
+    images = np.linspace(0, 1, 2 * 28 * 28, dtype="float32").reshape(2, 28, 28)
+    scaled = to_model_range(images, "array")
+    assert scaled.min() == -1 and scaled.max() == 1 and scaled.shape == (2, 28, 28, 1)
+    already = to_model_range(images * 2 - 1, "array")
+    np.testing.assert_allclose(already, scaled)
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (
+            {"images": np.zeros((2, 28, 28), np.uint8)},
+            r"no array 'x_train'.*\['images'\]",
+        ),
+        ({"x_train": np.zeros((0, 28, 28), np.uint8)}, "holds no images"),
+        ({"x_train": np.zeros((3, 28), np.uint8)}, r"Received: shape \(3, 28\)"),
+        ({"x_train": np.full((2, 28, 28), 3.0)}, "Received: values from 3.0 to 3.0"),
+        ({"x_train": np.zeros((2, 28, 28), np.int64)}, "Received: dtype int64"),
+        (
+            {"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.zeros(3)},
+            "2 images but 3 labels",
+        ),
+    ],
+)
+def test_bad_npz_contents_name_the_file(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message) as error:
+        load_npz(path)
+    assert str(path) in str(error.value)
+
+
+def test_missing_or_broken_files(tmp_path):
+    with pytest.raises(ValueError, match="No such file: .*missing.npz"):
+        load_npz(tmp_path / "missing.npz")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="broken.npz: not a readable .npz"):
+        load_npz(broken)
+    single = tmp_path / "single.npz"
+    with single.open("wb") as file:
+        np.save(file, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(
+        ValueError, match="single.npz: not a readable .npz.*single .npy"
+    ):
+        load_npz(single)
+    with pytest.raises(ValueError, match="Received: split='valid'"):
+        load_mnist("valid")

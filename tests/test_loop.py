@@ -1,0 +1,248 @@
+"""The loop's behaviour; tests/test_backends.py runs this file on each backend."""
+
+import keras
+import numpy as np
+import pytest
+
+from gan_cookbook.loop import GANTrainer, Noise, stack
+from gan_cookbook.models import cooking_discriminator, cooking_generator
+
+from conftest import make_gan, random_images
+
+
+def snapshot(variables):
+    return [np.array(keras.ops.convert_to_numpy(variable)) for variable in variables]
+
+
+def changed(before, variables):
+    return [
+        not np.array_equal(old, new)
+        for old, new in zip(before, snapshot(variables), strict=True)
+    ]
+
+
+def spy_on(model, record, generator, discriminator):
+    """Wraps ``model.train_on_batch`` to record which weights each call changed."""
+    original = model.train_on_batch
+
+    def train_on_batch(x, y, **kwargs):
+        g_before, d_before = (
+            snapshot(generator.weights),
+            snapshot(discriminator.weights),
+        )
+        result = original(x, y, **kwargs)
+        record.append(
+            {
+                "model": model.name,
+                "x": x,
+                "trainable": discriminator.trainable,
+                "g_changed": changed(g_before, generator.weights),
+                "d_changed": changed(d_before, discriminator.weights),
+            }
+        )
+        return result
+
+    model.train_on_batch = train_on_batch
+
+
+def test_each_call_trains_only_its_model(gan):
+    generator, discriminator, d_on_g, trainer = gan
+    record = []
+    spy_on(discriminator, record, generator, discriminator)
+    spy_on(d_on_g, record, generator, discriminator)
+    moving = ["moving" in weight.path for weight in generator.weights]
+    assert sum(moving) == 4  # two BatchNorm layers
+
+    for step in range(3):
+        logs = trainer.train_step(random_images(16, seed=step))
+        assert set(logs) >= {"d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy"}
+
+    assert [call["model"] for call in record] == [discriminator.name, d_on_g.name] * 3
+    for d_call, g_call in zip(record[::2], record[1::2], strict=True):
+        # D's step: D trainable, every D weight moves, no G weight does.
+        assert d_call["trainable"] is True
+        assert all(d_call["d_changed"]) and not any(d_call["g_changed"])
+        # d_on_g's step: D frozen and untouched; every G weight moves, the BatchNorm
+        # moving statistics included (G runs in training mode).
+        assert g_call["trainable"] is False
+        assert not any(g_call["d_changed"]) and all(g_call["g_changed"])
+
+
+def test_fakes_come_from_training_mode_and_stay_on_the_device(gan):
+    generator, discriminator, d_on_g, trainer = gan
+    record = []
+    spy_on(discriminator, record, generator, discriminator)
+    real = random_images(16)
+    moving = [weight for weight in generator.weights if "moving" in weight.path]
+    before = snapshot(moving)
+    trainer._fake_batch(keras.ops.convert_to_tensor(real))
+    # Only a call in training mode updates BatchNorm's moving statistics.
+    assert all(changed(before, moving))
+
+    trainer.train_step(keras.ops.convert_to_tensor(real))
+    images = record[0]["x"]
+    # The mixed batch D trains on is a backend tensor (never a NumPy copy), real half
+    # first, then as many fakes in tanh's range.
+    assert not isinstance(images, np.ndarray)
+    images = keras.ops.convert_to_numpy(images)
+    assert images.shape == (32, 28, 28, 1)
+    np.testing.assert_allclose(images[:16], real, rtol=0, atol=0)
+    assert np.abs(images[16:]).max() <= 1 and np.std(images[16:]) > 0
+
+
+def test_same_seed_same_losses_step_for_step():
+    images = random_images(64)
+    runs = []
+    for _ in range(2):
+        trainer = make_gan(seed=5)[3]
+        losses = []
+        runs.append(losses)
+        record = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda step, logs, losses=losses: losses.append(
+                (logs["d_loss"], logs["g_loss"])
+            )
+        )
+        trainer.fit(images, batch_size=16, epochs=2, callbacks=[record], verbose=0)
+    assert len(runs[0]) == 8
+    assert runs[0] == runs[1]
+    other_seed = make_gan(seed=6)[3].fit(images, batch_size=16, epochs=1, verbose=0)
+    assert other_seed.history["d_loss"][0] != pytest.approx(
+        np.mean([d for d, _ in runs[0][:4]]), abs=1e-7
+    )
+
+
+def test_epoch_is_one_reshuffled_pass_in_full_batches(gan):
+    trainer = gan[3]
+    # Image i is filled with the value i / 100, so batches can be traced back.
+    images = np.broadcast_to(
+        (np.arange(50, dtype="float32") / 100)[:, None, None, None], (50, 28, 28, 1)
+    ).copy()
+    seen = []
+    original = trainer.train_step
+    trainer.train_step = lambda batch: (
+        seen.append(np.round(keras.ops.convert_to_numpy(batch)[:, 0, 0, 0] * 100)),
+        original(batch),
+    )[1]
+    history = trainer.fit(images, batch_size=16, epochs=2, verbose=0)
+    assert len(seen) == 6  # 50 // 16 = 3 full batches an epoch; 2 images dropped
+    first, second = np.concatenate(seen[:3]), np.concatenate(seen[3:])
+    for epoch in (first, second):
+        assert len(set(epoch)) == 48 and set(epoch) <= set(range(50))
+    assert not np.array_equal(first, second)
+    assert sorted(history.history) == [
+        "d_fake_accuracy", "d_loss", "d_real_accuracy", "g_loss",
+        "images_per_second", "seconds",
+    ]  # fmt: skip
+    assert len(history.history["d_loss"]) == 2
+
+
+def test_callbacks_get_keras_hooks_and_logs(gan):
+    calls = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            calls.append("train_begin")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            calls.append(f"epoch_begin {epoch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(f"batch_end {batch} {sorted(logs)[:2]}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(f"epoch_end {epoch} {'images_per_second' in logs}")
+
+        def on_train_end(self, logs=None):
+            calls.append("train_end")
+
+    gan[3].fit(
+        random_images(32), batch_size=16, epochs=1, callbacks=[Recorder()], verbose=0
+    )
+    assert calls == [
+        "train_begin",
+        "epoch_begin 0",
+        "batch_end 0 ['d_fake_accuracy', 'd_loss']",
+        "batch_end 1 ['d_fake_accuracy', 'd_loss']",
+        "epoch_end 0 True",
+        "train_end",
+    ]
+
+
+def test_a_callback_can_stop_training(gan):
+    class StopAtOnce(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    history = gan[3].fit(
+        random_images(32), batch_size=16, epochs=5, callbacks=[StopAtOnce()], verbose=0
+    )
+    assert len(history.history["d_loss"]) == 1
+
+
+def test_shapes_are_checked_before_training(gan):
+    trainer = gan[3]
+    with pytest.raises(
+        ValueError, match=r"\(None, 28, 28, 1\).*\(batch, \*\(32, 32, 1\)\)"
+    ):
+        trainer.fit(random_images(8, (32, 32, 1)), batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match=r"batch_size.*Received: batch_size=9"):
+        trainer.fit(random_images(8), batch_size=9, verbose=0)
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        trainer.fit(random_images(8), batch_size=0, verbose=0)
+
+
+def test_discriminator_must_output_one_probability():
+    generator = cooking_generator()
+    images = keras.Input((28, 28, 1))
+    two_outputs = keras.Model(
+        images,
+        keras.layers.Dense(2, activation="sigmoid")(keras.layers.Flatten()(images)),
+    )
+    two_outputs.compile(optimizer="adam", loss="binary_crossentropy")
+    d_on_g = stack(generator, two_outputs, keras.optimizers.Adam())
+    with pytest.raises(ValueError, match=r"one probability.*\(None, 2\)"):
+        GANTrainer(generator, two_outputs, d_on_g)
+
+
+def test_stack_needs_a_compiled_matching_discriminator():
+    generator = cooking_generator()
+    discriminator = cooking_discriminator()
+    with pytest.raises(ValueError, match="must be compiled"):
+        stack(generator, discriminator)
+    discriminator.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match="its own"):
+        stack(generator, discriminator, discriminator.optimizer)
+    rgb = cooking_discriminator((28, 28, 3))
+    rgb.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match=r"\(None, 28, 28, 1\).*\(None, 28, 28, 3\)"):
+        stack(generator, rgb)
+    d_on_g = stack(generator, discriminator, keras.optimizers.Adam())
+    assert d_on_g.input_shape == (None, 10) and d_on_g.output_shape == (None, 1)
+    assert discriminator.trainable  # stack leaves D as it found it
+
+
+def test_noise_distributions():
+    uniform = keras.ops.convert_to_numpy(
+        Noise("uniform", low=-2, high=3).sample((20000, 4), seed=1)
+    )
+    assert uniform.min() >= -2 and uniform.max() < 3
+    assert uniform.mean() == pytest.approx(0.5, abs=0.05)
+    assert uniform.var() == pytest.approx(25 / 12, rel=0.05)
+    normal = keras.ops.convert_to_numpy(
+        Noise("normal", mean=1, stddev=2).sample((20000, 4), seed=1)
+    )
+    assert normal.mean() == pytest.approx(
+        1, abs=0.05
+    ) and normal.std() == pytest.approx(2, rel=0.03)
+    default = keras.ops.convert_to_numpy(Noise().sample((1000, 10), seed=2))
+    assert default.min() >= 0 and default.max() < 1
+    with pytest.raises(ValueError, match="Received: distribution='gaussian'"):
+        Noise("gaussian")
+    with pytest.raises(ValueError, match="Received: low=1, high=1"):
+        Noise(low=1, high=1)
+
+
+def test_noise_of_another_distribution_trains():
+    trainer = make_gan(noise=Noise("normal"))[3]
+    history = trainer.fit(random_images(32), batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][0])

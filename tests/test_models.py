@@ -1,0 +1,109 @@
+import math
+
+import pytest
+
+from gan_cookbook.models import (
+    cooking_discriminator,
+    cooking_generator,
+    tutorial_discriminator,
+    tutorial_generator,
+)
+
+# Parameter counts in closed form, layer by layer (BatchNorm: 4 per feature, of which
+# the 2 moving statistics are not trainable).
+COOKING_G = (
+    (10 * 6272 + 6272)  # Dense 128*7*7
+    + 4 * 6272  # BatchNorm
+    + (2 * 2 * 128 * 64 + 64)  # Conv2DTranspose 64, 2x2
+    + (3 * 3 * 64 * 64 + 64)  # Conv2D 64, 3x3
+    + 4 * 64  # BatchNorm
+    + (2 * 2 * 64 * 64 + 64)  # Conv2DTranspose 64, 2x2
+)
+COOKING_D_CONV = (5 * 5 * 64 + 64) + (5 * 5 * 64 * 128 + 128)
+TUTORIAL_G = (
+    100 * 12544  # Dense 7*7*256, no bias
+    + 4 * 12544  # BatchNorm
+    + 5 * 5 * 256 * 128  # Conv2DTranspose 128, no bias
+    + 4 * 128
+    + 5 * 5 * 128 * 64  # Conv2DTranspose 64, no bias
+    + 4 * 64
+)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_cooking_generator(channels):
+    model = cooking_generator(10, (28, 28, channels))
+    assert model.input_shape == (None, 10)
+    assert model.output_shape == (None, 28, 28, channels)
+    assert model.count_params() == COOKING_G + (5 * 5 * 64 * channels + channels)
+    non_trainable = 2 * 6272 + 2 * 64
+    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    assert trainable == model.count_params() - non_trainable
+    shapes = [tuple(layer.output.shape) for layer in model.layers[1:]]
+    assert shapes == [
+        (None, 6272), (None, 6272), (None, 6272), (None, 7, 7, 128),
+        (None, 14, 14, 64), (None, 14, 14, 64), (None, 14, 14, 64), (None, 14, 14, 64),
+        (None, 28, 28, 64), (None, 28, 28, channels), (None, 28, 28, channels),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_cooking_discriminator(channels):
+    model = cooking_discriminator((28, 28, channels))
+    assert model.output_shape == (None, 1)
+    conv = (5 * 5 * channels * 64 + 64) + (5 * 5 * 64 * 128 + 128)
+    assert model.count_params() == conv + (6272 + 1)
+    shapes = [tuple(layer.output.shape) for layer in model.layers[1:]]
+    assert shapes == [
+        (None, 28, 28, 64), (None, 28, 28, 64), (None, 14, 14, 64),
+        (None, 14, 14, 128), (None, 14, 14, 128), (None, 7, 7, 128),
+        (None, 6272), (None, 1), (None, 1),
+    ]  # fmt: skip
+    assert model.layers[-1].get_config()["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tutorial_generator(channels):
+    model = tutorial_generator(100, (28, 28, channels))
+    assert model.output_shape == (None, 28, 28, channels)
+    assert model.count_params() == TUTORIAL_G + 5 * 5 * 64 * channels
+    assert all("bias" not in weight.path for weight in model.weights)
+    shapes = [tuple(layer.output.shape) for layer in model.layers[1:]]
+    assert shapes == [
+        (None, 12544), (None, 12544), (None, 12544), (None, 7, 7, 256),
+        (None, 7, 7, 128), (None, 7, 7, 128), (None, 7, 7, 128),
+        (None, 14, 14, 64), (None, 14, 14, 64), (None, 14, 14, 64),
+        (None, 28, 28, channels), (None, 28, 28, channels),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tutorial_discriminator(channels):
+    model = tutorial_discriminator((28, 28, channels))
+    assert model.output_shape == (None, 1)
+    conv = (5 * 5 * channels * 64 + 64) + (5 * 5 * 64 * 128 + 128)
+    assert model.count_params() == conv + (6272 + 1)
+    assert [layer.__class__.__name__ for layer in model.layers].count("Dropout") == 2
+    assert all(
+        layer.rate == 0.3
+        for layer in model.layers
+        if layer.__class__.__name__ == "Dropout"
+    )
+    assert model.layers[-1].get_config()["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize(
+    "build", [cooking_generator, tutorial_generator], ids=["cooking", "tutorial"]
+)
+def test_generators_reject_bad_arguments(build):
+    with pytest.raises(
+        ValueError, match=r"image_shape.*Received: image_shape=\(30, 30, 1\)"
+    ):
+        build(10, (30, 30, 1))
+    with pytest.raises(ValueError, match="Received: noise_dim=0"):
+        build(0, (28, 28, 1))
+
+
+def test_discriminator_rejects_bad_shape():
+    with pytest.raises(ValueError, match=r"Received: image_shape=\(28, 28\)"):
+        cooking_discriminator((28, 28))
