@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shlex
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import click
 import keras
 
 from gan_cookbook import recipes
-from gan_cookbook.cook import prepare
+from gan_cookbook.cook import Run, RunStopped, prepare
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 
@@ -49,28 +51,89 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="An .npz file in the Keras layout (x_train, ...) to train on instead.",
         ),
         click.option("--quiet", is_flag=True, help="Print nothing while training."),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="Continue the run in --out from its newest checkpoint to --epochs.",
+        ),
+        click.option(
+            "--overwrite",
+            is_flag=True,
+            help="Replace the run already in --out (only a folder with recipe.json).",
+        ),
+        click.option(
+            "--checkpoint-every",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            metavar="N",
+            help="Write a checkpoint every N epochs (and after the last).",
+        ),
+        click.option(
+            "--keep-checkpoints",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            metavar="K",
+            help="Keep the newest K checkpoints.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def cook_recipe(recipe: Recipe, quiet: bool = False, **options: Any) -> None:
-    """Cooks ``recipe`` for the command line: bad input becomes a usage error."""
+def cook_recipe(
+    recipe: Recipe, command: Sequence[str], quiet: bool = False, **options: Any
+) -> None:
+    """Cooks ``recipe`` for the command line.
+
+    Bad input becomes a usage error before anything is written; a run stopped by a
+    signal or a NaN loss prints how to resume and exits non-zero.
+
+    Args:
+        recipe: The recipe to cook.
+        command: The command that names the recipe, for the resume hint.
+        quiet: Print nothing while training.
+        options: The keyword arguments of :func:`gan_cookbook.cook.prepare`.
+    """
     try:
         run = prepare(recipe, verbose=0 if quiet else 1, **options)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     if not quiet:
+        action = (
+            f"Resuming from {run.resumed_from.name}" if run.resumed_from else "Cooking"
+        )
         click.echo(
-            f"Cooking {run.recipe.name} on {len(run.dataset.images)} images of "
+            f"{action} {run.recipe.name} on {len(run.dataset.images)} images of "
             f"{run.dataset.source} for {run.recipe.epochs} epochs "
             f"(Keras {keras.__version__}, {keras.backend.backend()} backend) "
             f"into {run.out}"
         )
-    run.cook()
+    try:
+        run.cook()
+    except RunStopped as stopped:
+        click.echo(str(stopped), err=True)
+        if stopped.checkpoint is not None:
+            click.echo(
+                f"Resume with: {resume_command(command, run, options)}", err=True
+            )
+        sys.exit(stopped.exit_code)
     if not quiet:
         click.echo(f"Done. Samples, history and models are in {run.out}")
+
+
+def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) -> str:
+    """The exact command line that resumes ``run``."""
+    words = [*command, "--out", str(run.out), "--resume"]
+    for name in ("epochs", "batch_size", "seed", "limit", "data"):
+        if options.get(name) is not None:
+            words += [f"--{name.replace('_', '-')}", str(options[name])]
+    for name in ("checkpoint_every", "keep_checkpoints"):
+        if options.get(name, 1) != 1:
+            words += [f"--{name.replace('_', '-')}", str(options[name])]
+    return shlex.join(words)
 
 
 def recipe_command(recipe: Recipe) -> click.Command:
@@ -79,7 +142,8 @@ def recipe_command(recipe: Recipe) -> click.Command:
     @click.command(name=recipe.name, help=f"Cook {recipe.name}: {recipe.description}.")
     @run_options
     def command(**options: Any) -> None:
-        cook_recipe(recipe, **options)
+        module = f"gan_cookbook.recipes.{recipe.name}"
+        cook_recipe(recipe, ["python", "-m", module], **options)
 
     return command
 
@@ -106,7 +170,7 @@ def cook(recipe: str, **options: Any) -> None:
         resolved = resolve_recipe(recipe)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    cook_recipe(resolved, **options)
+    cook_recipe(resolved, ["gan-cookbook", "cook", recipe], **options)
 
 
 @main.command(name="list")

@@ -6,14 +6,23 @@ gan_cookbook.recipes.<name>`` call. A run folder ends up holding::
     recipe.json            resolved settings, Keras version and backend, data
     samples/epoch_0001.png one grid per epoch, from one fixed noise batch
     history.csv            one row per epoch: losses, D's accuracies, timing
+    checkpoints/           the newest checkpoint(s): everything a resume needs
     generator.keras        loadable with keras.saving.load_model
     discriminator.keras
+
+A run stopped by Ctrl-C (SIGINT) or SIGTERM finishes its step and writes a checkpoint;
+a NaN loss stops it with the last good checkpoint kept; ``resume=True`` continues
+from the newest checkpoint exactly as the run would have gone on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import signal
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,10 +33,94 @@ import numpy as np
 
 from gan_cookbook import backend
 from gan_cookbook.callbacks import HistoryCSV, SampleGrid
+from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from gan_cookbook.data import Dataset, load_npz
-from gan_cookbook.loop import GANTrainer, stack
+from gan_cookbook.loop import GANTrainer, NonFiniteLossError, stack
 from gan_cookbook.metrics import discriminator_metrics
 from gan_cookbook.recipe import Recipe
+
+# Settings a resumed run must share with the saved one (epochs and the optimizers'
+# settings may change: more epochs, or a lower learning rate after a NaN).
+RESUME_SETTINGS = (
+    ("recipe", "name"),
+    ("recipe", "build_generator"),
+    ("recipe", "build_discriminator"),
+    ("recipe", "noise_dim"),
+    ("recipe", "noise"),
+    ("recipe", "loss"),
+    ("recipe", "batch_size"),
+    ("recipe", "grid_size"),
+    ("recipe", "seed"),
+    ("data", "source"),
+    ("data", "images"),
+    ("data", "image_shape"),
+)
+
+
+class RunStopped(RuntimeError):
+    """A run ended before its last epoch; the message says how to go on.
+
+    Attributes:
+        checkpoint: The checkpoint to resume from, or ``None`` if there is none.
+        exit_code: The exit status a command line should end with (130 for SIGINT,
+            143 for SIGTERM, 1 for a NaN loss).
+    """
+
+    def __init__(self, message: str, checkpoint: Path | None, exit_code: int):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.exit_code = exit_code
+
+
+class _StopOnSignals(keras.callbacks.Callback):
+    """First SIGINT or SIGTERM: stop after the current step. A second: stop now."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        super().__init__()
+        self.received: signal.Signals | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignals:
+        # Python lets only the main thread set signal handlers.
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _handle(self, number: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(number)
+        print(
+            f"\n{self.received.name} received: finishing the current step and writing "
+            "a checkpoint (press Ctrl-C again to quit at once).",
+            flush=True,
+        )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.received is not None:
+            self.model.stop_training = True
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Records each epoch's logs and writes a checkpoint every ``every`` epochs."""
+
+    def __init__(self, run: Run):
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.run.epoch_history.append({"epoch": epoch + 1, **(logs or {})})
+        done = epoch + 1
+        if done % self.run.checkpoint_every == 0 or done == self.run.recipe.epochs:
+            self.run.save_checkpoint()
 
 
 @dataclasses.dataclass
@@ -48,12 +141,31 @@ class Run:
     sample_noise: np.ndarray
     verbose: int = 1
     callbacks: Sequence[keras.callbacks.Callback] = ()
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 1
+    resumed_from: Path | None = None
+    overwrite: bool = False
+    epoch_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     history: keras.callbacks.History | None = None
 
     def cook(self) -> keras.callbacks.History:
-        """Trains for the recipe's epochs and writes the run folder."""
+        """Trains up to the recipe's epochs and writes the run folder.
+
+        Raises:
+            RunStopped: a signal or a NaN loss ended the run early.
+        """
+        if self.overwrite and self.out.exists():
+            shutil.rmtree(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "recipe.json").write_text(json.dumps(self.settings(), indent=2))
+        history_csv = HistoryCSV(self.out / "history.csv")
+        if self.resumed_from is None:
+            (self.out / "recipe.json").write_text(json.dumps(self.settings(), indent=2))
+        else:
+            # Rows after the checkpoint belong to work that is about to be redone.
+            history_csv.path.unlink(missing_ok=True)
+            for row in self.epoch_history:
+                logs = {key: value for key, value in row.items() if key != "epoch"}
+                history_csv.on_epoch_end(row["epoch"] - 1, logs)
         recorders = [
             SampleGrid(
                 self.generator,
@@ -61,20 +173,67 @@ class Run:
                 self.out / "samples",
                 columns=self.recipe.grid_size,
             ),
-            HistoryCSV(self.out / "history.csv"),
+            history_csv,
+            _Checkpointer(self),
         ]
-        self.history = self.trainer.fit(
-            self.dataset.images,
-            batch_size=self.recipe.batch_size,
-            epochs=self.recipe.epochs,
-            callbacks=[*recorders, *self.callbacks],
-            verbose=self.verbose,
-        )
+        with _StopOnSignals() as stopper:
+            try:
+                self.history = self.trainer.fit(
+                    self.dataset.images,
+                    batch_size=self.recipe.batch_size,
+                    epochs=self.recipe.epochs,
+                    callbacks=[*recorders, stopper, *self.callbacks],
+                    verbose=self.verbose,
+                )
+            except NonFiniteLossError as error:
+                raise self._diverged(error) from None
+        if stopper.received is not None:
+            # Written after the handlers are restored: a second Ctrl-C now quits at
+            # once, and the atomic write leaves the previous checkpoint whole.
+            checkpoint = self.save_checkpoint()
+            progress = self.trainer.progress
+            raise RunStopped(
+                f"Stopped by {stopper.received.name} after epoch {progress.epoch}, "
+                f"step {progress.step}. Checkpoint written: {checkpoint}",
+                checkpoint,
+                128 + int(stopper.received),
+            )
         # Saved trainable, so that a loaded D builds its optimizer for its weights.
         self.discriminator.trainable = True
         self.generator.save(self.out / "generator.keras")
         self.discriminator.save(self.out / "discriminator.keras")
         return self.history
+
+    def _diverged(self, error: NonFiniteLossError) -> RunStopped:
+        checkpoints = list_checkpoints(self.out)
+        checkpoint = checkpoints[-1] if checkpoints else None
+        kept = (
+            f"The last good checkpoint is kept: {checkpoint}. Resume from it with "
+            "--resume; if the losses diverge again, lower the learning rates (a "
+            "recipe file with other optimizers may resume this run)."
+            if checkpoint
+            else "No epoch had finished, so there is no checkpoint: start again with "
+            "--overwrite and lower learning rates."
+        )
+        return RunStopped(f"{error} {kept}", checkpoint, 1)
+
+    def save_checkpoint(self) -> Path:
+        """Writes the trainer's state, the sample noise and the history so far."""
+        state = self.trainer.get_state()
+        metadata = {"progress": state["progress"], "history": self.epoch_history}
+        arrays = {**state["arrays"], "sample_noise": self.sample_noise}
+        return save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
+
+    def restore(self, checkpoint: Path) -> None:
+        """Loads a checkpoint of this run into the models and the trainer."""
+        arrays, metadata = load_checkpoint(checkpoint)
+        self.sample_noise = arrays.pop("sample_noise")
+        try:
+            self.trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
+        except ValueError as error:
+            raise ValueError(f"{checkpoint}: {error}") from None
+        self.epoch_history = list(metadata["history"])
+        self.resumed_from = checkpoint
 
     def settings(self) -> dict[str, Any]:
         """What ``recipe.json`` records."""
@@ -91,6 +250,16 @@ class Run:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
+    def state_bytes(self) -> int:
+        """The size of one checkpoint's arrays."""
+        variables = [
+            *self.generator.variables,
+            *self.discriminator.variables,
+            *self.discriminator.optimizer.variables,
+            *self.d_on_g.optimizer.variables,
+        ]
+        return sum(int(np.prod(variable.shape)) * 4 for variable in variables)
+
 
 def default_out(recipe: Recipe) -> Path:
     """``runs/<recipe>-<date>-<time>``: a fresh folder for every run."""
@@ -103,15 +272,65 @@ def default_out(recipe: Recipe) -> Path:
     return out
 
 
-def check_out(out: Path) -> None:
-    """Refuses a run folder that is a file or already holds something."""
+def check_out(out: Path, overwrite: bool = False) -> None:
+    """Refuses a run folder that is a file or already holds something.
+
+    With ``overwrite``, a folder that holds a previous run (it has ``recipe.json``)
+    may be replaced; any other non-empty folder is still refused.
+    """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file. Expected a new or empty folder.")
-    if out.is_dir() and any(out.iterdir()):
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if not overwrite:
         raise ValueError(
             f"--out {out} already holds files; a run never overwrites another. "
-            "Choose a new folder or empty this one."
+            "Choose a new folder, continue that run with --resume, or replace it "
+            "with --overwrite."
         )
+    if not (out / "recipe.json").is_file():
+        raise ValueError(
+            f"--overwrite replaces only a run folder (one holding recipe.json); {out} "
+            "holds other files and is left alone."
+        )
+
+
+def check_disk(out: Path, needed: int) -> None:
+    """Checks that the run folder can be written and has ``needed`` bytes free."""
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"--out {out}: cannot write in {existing} ({error.strerror}). "
+            "Expected a writable folder."
+        ) from None
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise ValueError(
+            f"--out {out}: {free / 2**20:.0f} MiB free on its disk, about "
+            f"{needed / 2**20:.0f} MiB needed for checkpoints, models and samples."
+        )
+
+
+def differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """The resume-relevant settings that differ, one line each."""
+    given = json.loads(json.dumps(given))
+    lines = []
+    for section, key in RESUME_SETTINGS:
+        before = saved.get(section, {}).get(key)
+        after = given.get(section, {}).get(key)
+        if before != after:
+            lines.append(f"{section}.{key}: {before!r} in the run, {after!r} given")
+    return lines
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or value < 1):
+        raise ValueError(f"`{name}` must be at least 1. Received: {name}={value!r}")
 
 
 def prepare(
@@ -125,34 +344,61 @@ def prepare(
     data: str | Path | None = None,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = 1,
+    keep_checkpoints: int = 1,
 ) -> Run:
-    """Checks every setting, loads the data and builds the models; trains nothing.
+    """Checks every setting, loads the data and builds the models; writes nothing.
 
     Args:
         recipe: The recipe to cook.
         out: The run folder, new or empty. Defaults to ``runs/<name>-<time>``.
-        epochs: Overrides the recipe's epochs.
+        epochs: Overrides the recipe's epochs (with ``resume``: the epoch to
+            continue to).
         batch_size: Overrides the recipe's batch size.
         seed: Overrides the recipe's seed.
         limit: Trains on the first ``limit`` images only. Defaults to all.
         data: An ``.npz`` file (Keras layout) to train on instead of the recipe's data.
         verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
         callbacks: More Keras callbacks for the loop.
+        resume: Continue the run in ``out`` from its newest checkpoint.
+        overwrite: Replace the run already in ``out``.
+        checkpoint_every: Write a checkpoint every this many epochs (and at the
+            last). Defaults to 1.
+        keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
 
     Raises:
         ValueError: a setting, the data or the run folder is not usable; the message
             names it.
     """
+    _check_count("limit", limit)
+    _check_count("checkpoint_every", checkpoint_every)
+    _check_count("keep_checkpoints", keep_checkpoints)
     recipe = recipe.replace(epochs=epochs, batch_size=batch_size, seed=seed)
-    out = Path(out) if out is not None else default_out(recipe)
-    check_out(out)
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: choose one.")
+    checkpoints: list[Path] = []
+    if resume:
+        if out is None:
+            raise ValueError("--resume needs --out, the folder of the run to resume.")
+        out = Path(out)
+        checkpoints = list_checkpoints(out)
+        if not checkpoints or not (out / "recipe.json").is_file():
+            raise ValueError(
+                f"--resume: {out} holds no checkpoint (expected recipe.json and "
+                f"checkpoints/epoch_*.npz in it). Start a new run instead."
+            )
+    else:
+        out = Path(out) if out is not None else default_out(recipe)
+        check_out(out, overwrite)
     dataset = load_npz(data) if data is not None else recipe.load_data()
     dataset = dataset.limit(limit)
     if recipe.batch_size > len(dataset.images):
         raise ValueError(
             f"--batch-size {recipe.batch_size} is larger than the "
-            f"{len(dataset.images)} "
-            f"training images of {dataset.source}. Use a smaller batch or more images."
+            f"{len(dataset.images)} training images of {dataset.source}. "
+            "Use a smaller batch or more images."
         )
 
     keras.utils.set_random_seed(recipe.seed)
@@ -175,7 +421,7 @@ def prepare(
     sample_noise = keras.ops.convert_to_numpy(
         recipe.noise.sample((grid_count, recipe.noise_dim), seed=recipe.seed)
     )
-    return Run(
+    run = Run(
         recipe=recipe,
         out=out,
         dataset=dataset,
@@ -186,7 +432,29 @@ def prepare(
         sample_noise=sample_noise,
         verbose=verbose,
         callbacks=callbacks,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        overwrite=overwrite,
     )
+    if resume:
+        saved = json.loads((out / "recipe.json").read_text())
+        changed = differences(saved, run.settings())
+        if changed:
+            raise ValueError(
+                f"--resume: the settings differ from those of the run in {out}:\n  "
+                + "\n  ".join(changed)
+            )
+        run.restore(checkpoints[-1])
+        progress = trainer.progress
+        if progress.epoch >= recipe.epochs:
+            raise ValueError(
+                f"--resume: the run in {out} has already trained {progress.epoch} "
+                f"epochs. Pass --epochs above {progress.epoch} to train further. "
+                f"Received: epochs={recipe.epochs}"
+            )
+    samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
+    check_disk(out, run.state_bytes() * (keep_checkpoints + 3) + samples + 2**20)
+    return run
 
 
 def cook(recipe: Recipe, **options: Any) -> Run:

@@ -25,9 +25,10 @@ untrained. Setting the flag before every call is what is correct on all three ba
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -157,6 +158,44 @@ class _FakeBatch(keras.Layer):
         return images, noise_for_g
 
 
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the models' weights are no longer usable.
+
+    Attributes:
+        epoch: The epoch of the failed step, counted from 0.
+        step: The failed step within its epoch, counted from 0.
+        logs: The failed step's logs.
+    """
+
+    def __init__(self, epoch: int, step: int, steps: int, logs: dict[str, float]):
+        self.epoch, self.step, self.logs = epoch, step, logs
+        bad = ", ".join(
+            f"{key} is {value}"
+            for key, value in logs.items()
+            if not math.isfinite(value)
+        )
+        super().__init__(
+            f"Epoch {epoch + 1}, step {step + 1} of {steps}: {bad}. Training stopped."
+        )
+
+
+@dataclass
+class Progress:
+    """Where a trainer stands: the next step is ``step`` of epoch ``epoch``.
+
+    Attributes:
+        epoch: Epochs completed.
+        step: Steps completed in the current epoch.
+        totals: Sums of the current epoch's step logs, for the epoch's means.
+        seconds: Training time spent in the current epoch so far.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
 class GANTrainer:
     """Trains a generator and a discriminator with the classic two-call step.
 
@@ -196,13 +235,16 @@ class GANTrainer:
         self.discriminator = discriminator
         self.d_on_g = d_on_g
         self.noise = noise if noise is not None else Noise()
-        self._fake_batch = backend.compile_training_call(
-            _FakeBatch(generator, self.noise, seed)
-        )
+        self._fake_batch_layer = _FakeBatch(generator, self.noise, seed)
+        self._fake_batch = backend.compile_training_call(self._fake_batch_layer)
         self._shuffle_seed = keras.random.SeedGenerator(
             None if seed is None else seed + 1
         )
+        # The shuffling state at the start of the current epoch: a run resumed in
+        # the middle of an epoch replays that epoch's order.
+        self._epoch_shuffle_state = ops.convert_to_numpy(self._shuffle_seed.state)
         self._labels: dict[int, tuple[Any, Any]] = {}
+        self.progress = Progress()
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -262,12 +304,14 @@ class GANTrainer:
         epochs: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] | None = None,
         verbose: int | str = "auto",
-        initial_epoch: int = 0,
+        initial_epoch: int | None = None,
     ) -> keras.callbacks.History:
-        """Trains for ``epochs`` passes over ``x``, Keras ``Model.fit`` style.
+        """Trains up to epoch ``epochs`` over ``x``, Keras ``Model.fit`` style.
 
         Every epoch reshuffles ``x`` and runs one step per full batch; the last
-        partial batch is dropped. ``x`` is copied to the device once.
+        partial batch is dropped. ``x`` is copied to the device once. Training goes
+        on from :attr:`progress`, so a trainer restored with :meth:`set_state`
+        continues exactly where the saved one stood, mid-epoch included.
 
         Args:
             x: Real images, shape ``(N, *image_shape)``, float in [-1, 1].
@@ -276,13 +320,18 @@ class GANTrainer:
                 Defaults to 1.
             callbacks: Keras callbacks; hooks get ``logs`` with ``d_loss``, ``g_loss``
                 and, at epoch end, their means plus ``seconds`` and
-                ``images_per_second`` (real images trained on per second).
+                ``images_per_second`` (real images trained on per second). Setting
+                ``model.stop_training`` stops after the current step.
             verbose: 0 silent, 1 or ``"auto"`` a progress bar per epoch, 2 one line
                 per epoch.
-            initial_epoch: The epoch to start at. Defaults to 0.
+            initial_epoch: The epoch to start at. Defaults to where
+                :attr:`progress` stands (0 for a new trainer).
 
         Returns:
             A ``keras.callbacks.History`` of the epoch logs.
+
+        Raises:
+            NonFiniteLossError: a loss became NaN or infinite.
         """
         self.check_images(x)
         count = int(ops.shape(x)[0])
@@ -301,12 +350,21 @@ class GANTrainer:
             raise ValueError(
                 f"`epochs` must be an integer. Received: epochs={epochs!r}"
             )
-        if epochs < initial_epoch or initial_epoch < 0:
+        if initial_epoch is not None and initial_epoch != self.progress.epoch:
+            self.progress = Progress(epoch=initial_epoch)
+        if epochs < self.progress.epoch or self.progress.epoch < 0:
             raise ValueError(
-                "`epochs` must be at least `initial_epoch`, which must be at least 0. "
-                f"Received: epochs={epochs}, initial_epoch={initial_epoch}"
+                "`epochs` must be at least the epoch training starts at, which must be "
+                f"at least 0. Received: epochs={epochs}, "
+                f"initial_epoch={self.progress.epoch}"
             )
         steps = count // batch_size
+        if self.progress.step >= steps:
+            raise ValueError(
+                f"The trainer stands at step {self.progress.step} of an epoch of "
+                f"{steps} steps: the data or batch size differs from the saved run's. "
+                f"Received: {count} images, batch_size={batch_size}"
+            )
         if verbose == "auto":
             verbose = 1
         images = ops.convert_to_tensor(x, dtype="float32")
@@ -322,26 +380,135 @@ class GANTrainer:
         self.d_on_g.stop_training = False
         callback_list.on_train_begin()
         epoch_logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(self.progress.epoch, epochs):
+            if self.progress.step == 0:
+                self._epoch_shuffle_state = ops.convert_to_numpy(
+                    self._shuffle_seed.state
+                )
             callback_list.on_epoch_begin(epoch)
             batches = self._shuffled_batches(images, steps, batch_size)
-            started = time.perf_counter()
-            totals: dict[str, float] = {}
-            for step in range(steps):
+            started = time.perf_counter() - self.progress.seconds
+            for step in range(self.progress.step, steps):
                 callback_list.on_train_batch_begin(step)
                 logs = self.train_step(batches[step])
+                if not all(math.isfinite(value) for value in logs.values()):
+                    raise NonFiniteLossError(epoch, step, steps, logs)
+                totals = self.progress.totals
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value
+                self.progress.step = step + 1
+                self.progress.seconds = time.perf_counter() - started
                 callback_list.on_train_batch_end(step, logs)
-            seconds = time.perf_counter() - started
-            epoch_logs = {key: total / steps for key, total in totals.items()}
+                if self.d_on_g.stop_training:
+                    break
+            if self.progress.step < steps:
+                break  # stopped within the epoch: it has no end to report
+            seconds = self.progress.seconds
+            epoch_logs = {
+                key: total / steps for key, total in self.progress.totals.items()
+            }
             epoch_logs["seconds"] = seconds
             epoch_logs["images_per_second"] = steps * batch_size / seconds
+            self.progress = Progress(epoch=epoch + 1)
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.d_on_g.stop_training:
                 break
         callback_list.on_train_end(epoch_logs)
         return history
+
+    def build_optimizers(self) -> None:
+        """Builds each optimizer for the variables it trains, if not yet built.
+
+        D's optimizer for D's trainable weights, ``d_on_g``'s for G's only (D is
+        frozen there). Both must exist before their state can be restored.
+        """
+        if not self.discriminator.optimizer.built:
+            self.discriminator.trainable = True
+            self.discriminator.optimizer.build(self.discriminator.trainable_variables)
+        if not self.d_on_g.optimizer.built:
+            self.discriminator.trainable = False
+            self.d_on_g.optimizer.build(self.d_on_g.trainable_variables)
+        self.discriminator.trainable = True
+
+    def _state_variables(self) -> dict[str, list[Any]]:
+        self.build_optimizers()
+        return {
+            "generator": list(self.generator.variables),
+            "discriminator": list(self.discriminator.variables),
+            "discriminator_optimizer": list(self.discriminator.optimizer.variables),
+            "d_on_g_optimizer": list(self.d_on_g.optimizer.variables),
+            "noise_seed": [self._fake_batch_layer.seed_generator.state],
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything the next step depends on, as NumPy arrays and plain values.
+
+        G's and D's variables (weights, BatchNorm statistics, dropout seeds; the
+        stacked ``d_on_g`` holds no others), both optimizers' variables, the noise
+        and shuffling generators' states and :attr:`progress`.
+        """
+        arrays = {}
+        for group, variables in self._state_variables().items():
+            for index, variable in enumerate(variables):
+                arrays[f"{group}/{index:04d}"] = ops.convert_to_numpy(variable)
+        in_epoch = self.progress.step > 0
+        arrays["shuffle_seed/0000"] = (
+            self._epoch_shuffle_state
+            if in_epoch
+            else ops.convert_to_numpy(self._shuffle_seed.state)
+        )
+        return {
+            "arrays": arrays,
+            "progress": {
+                "epoch": self.progress.epoch,
+                "step": self.progress.step,
+                "totals": dict(self.progress.totals),
+                "seconds": self.progress.seconds,
+            },
+        }
+
+    def set_state(
+        self, state: dict[str, Any], *, keep_learning_rates: bool = True
+    ) -> None:
+        """Restores what :meth:`get_state` returned, onto models of the same shape.
+
+        Args:
+            state: A state from :meth:`get_state`.
+            keep_learning_rates: Keep the optimizers' current learning rates rather
+                than the saved ones, so a run can resume with a lower rate.
+                Defaults to True.
+        """
+        arrays = state["arrays"]
+        groups = self._state_variables()
+        groups["shuffle_seed"] = [self._shuffle_seed.state]
+        for group, variables in groups.items():
+            saved = sorted(key for key in arrays if key.startswith(f"{group}/"))
+            if len(saved) != len(variables):
+                raise ValueError(
+                    f"The saved state has {len(saved)} {group} variables where the "
+                    f"models have {len(variables)}: it comes from another "
+                    "architecture or optimizer. "
+                    f"Received: {len(saved)} saved {group} variables"
+                )
+            for key, variable in zip(saved, variables, strict=True):
+                if keep_learning_rates and variable.path.endswith("learning_rate"):
+                    continue
+                value = arrays[key]
+                if tuple(value.shape) != tuple(variable.shape):
+                    raise ValueError(
+                        f"Saved {key} has shape {tuple(value.shape)} where "
+                        f"{variable.path} has {tuple(variable.shape)}: it comes from "
+                        f"another architecture. Received: shape {tuple(value.shape)}"
+                    )
+                variable.assign(value)
+        self._epoch_shuffle_state = np.array(arrays["shuffle_seed/0000"])
+        progress = state["progress"]
+        self.progress = Progress(
+            epoch=int(progress["epoch"]),
+            step=int(progress["step"]),
+            totals={key: float(value) for key, value in progress["totals"].items()},
+            seconds=float(progress["seconds"]),
+        )
 
     def _shuffled_batches(self, images: Any, steps: int, batch_size: int) -> Any:
         """One epoch's batches, shape ``(steps, batch_size, ...)``, on the device."""

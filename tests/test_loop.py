@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_cookbook.loop import GANTrainer, Noise, stack
+from gan_cookbook.loop import GANTrainer, Noise, NonFiniteLossError, stack
 from gan_cookbook.models import cooking_discriminator, cooking_generator
 
 from conftest import make_gan, random_images
@@ -246,3 +246,82 @@ def test_noise_of_another_distribution_trains():
     trainer = make_gan(noise=Noise("normal"))[3]
     history = trainer.fit(random_images(32), batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"][0])
+
+
+class StopAt(keras.callbacks.Callback):
+    """Stops training after a given step of a given epoch, as Ctrl-C does."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.epoch, self.step, self.current = epoch, step, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            self.model.stop_training = True
+
+
+class StepLosses(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append((logs["d_loss"], logs["g_loss"]))
+
+
+@pytest.mark.parametrize("stop", [(0, 3), (1, 1)], ids=["epoch-end", "mid-epoch"])
+def test_restored_state_resumes_exactly(stop):
+    """2 epochs straight equal a run stopped and restored into fresh models."""
+    images = random_images(64)
+    straight = StepLosses()
+    generator, discriminator, _, trainer = make_gan(seed=3)
+    trainer.fit(images, batch_size=16, epochs=2, callbacks=[straight], verbose=0)
+
+    before = StepLosses()
+    first = make_gan(seed=3)[3]
+    first.fit(
+        images, batch_size=16, epochs=2, callbacks=[before, StopAt(*stop)], verbose=0
+    )
+    state = first.get_state()
+    assert (state["progress"]["epoch"], state["progress"]["step"]) == (
+        (1, 0) if stop == (0, 3) else (1, 2)
+    )
+
+    after = StepLosses()
+    resumed_generator, resumed_discriminator, _, resumed = make_gan(seed=99)
+    resumed.set_state(state)
+    history = resumed.fit(images, batch_size=16, epochs=2, callbacks=[after], verbose=0)
+    assert before.losses + after.losses == straight.losses
+    for model, twin in (
+        (generator, resumed_generator),
+        (discriminator, resumed_discriminator),
+    ):
+        for weight, twin_weight in zip(model.weights, twin.weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(weight),
+                keras.ops.convert_to_numpy(twin_weight),
+            )
+    # The resumed epoch's mean includes the steps run before the stop.
+    assert history.history["d_loss"][-1] == pytest.approx(
+        np.mean([d for d, _ in straight.losses[4:]])
+    )
+
+
+def test_non_finite_loss_stops_with_the_step():
+    trainer = make_gan()[3]
+    images = random_images(64)
+    images[20:] = np.nan  # later batches poison the losses
+    with pytest.raises(
+        NonFiniteLossError, match=r"Epoch 1, step \d of 4: d_loss is nan"
+    ):
+        trainer.fit(images, batch_size=16, epochs=1, verbose=0)
+
+
+def test_state_from_another_architecture_is_refused():
+    state = make_gan()[3].get_state()
+    other = make_gan(noise_dim=20)[3]
+    with pytest.raises(ValueError, match="another architecture"):
+        other.set_state(state)

@@ -1,0 +1,184 @@
+"""Checkpoints, exact resume, signals and NaN: a run never loses more than a step."""
+
+import csv
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gan_cookbook import recipes
+from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint
+from gan_cookbook.cli import main
+from gan_cookbook.cook import RunStopped, cook, prepare
+
+ROOT = Path(__file__).parent.parent
+SMALL = {"limit": 128, "batch_size": 32, "verbose": 0}
+
+
+def losses(run_folder):
+    with (Path(run_folder) / "history.csv").open() as file:
+        return [
+            (row["epoch"], row["d_loss"], row["g_loss"]) for row in csv.DictReader(file)
+        ]
+
+
+def weights(path):
+    return [
+        keras.ops.convert_to_numpy(w) for w in keras.saving.load_model(path).weights
+    ]
+
+
+def test_two_epochs_equal_one_then_a_resume(tmp_path):
+    mnist = recipes.get("mnist")
+    cook(mnist, out=tmp_path / "straight", epochs=2, **SMALL)
+    cook(mnist, out=tmp_path / "split", epochs=1, **SMALL)
+    resumed = cook(mnist, out=tmp_path / "split", epochs=2, resume=True, **SMALL)
+    assert resumed.resumed_from.name == "epoch_0001_step_000000.npz"
+    assert losses(tmp_path / "straight") == losses(tmp_path / "split")
+    assert len(losses(tmp_path / "split")) == 2
+    for name in ("generator.keras", "discriminator.keras"):
+        for straight, split in zip(
+            weights(tmp_path / "straight" / name), weights(tmp_path / "split" / name),
+            strict=True,
+        ):  # fmt: skip
+            np.testing.assert_array_equal(straight, split)
+
+
+def test_checkpoints_are_kept_as_asked(tmp_path):
+    cook(
+        recipes.get("mnist"), out=tmp_path / "a", epochs=3, keep_checkpoints=2, **SMALL
+    )
+    assert [path.name for path in list_checkpoints(tmp_path / "a")] == [
+        "epoch_0002_step_000000.npz",
+        "epoch_0003_step_000000.npz",
+    ]
+    arrays, metadata = load_checkpoint(list_checkpoints(tmp_path / "a")[-1])
+    assert metadata["progress"] == {"epoch": 3, "step": 0, "totals": {}, "seconds": 0.0}
+    assert [row["epoch"] for row in metadata["history"]] == [1, 2, 3]
+    assert arrays["sample_noise"].shape == (64, 10)
+    assert not list((tmp_path / "a" / "checkpoints").glob("*.tmp"))
+
+    cook(
+        recipes.get("mnist"), out=tmp_path / "b", epochs=3, checkpoint_every=2, **SMALL
+    )
+    # Every 2 epochs, and after the last; only the newest is kept.
+    assert [path.name for path in list_checkpoints(tmp_path / "b")] == [
+        "epoch_0003_step_000000.npz"
+    ]
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Turns one of D's weights into NaN after a given step of a given epoch."""
+
+    def __init__(self, epoch, step, discriminator):
+        super().__init__()
+        self.epoch, self.step, self.discriminator = epoch, step, discriminator
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            kernel = self.discriminator.weights[0]
+            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+
+
+def test_nan_loss_stops_keeps_the_good_checkpoint_and_resumes(tmp_path):
+    mnist = recipes.get("mnist")
+    out = tmp_path / "run"
+    run = prepare(mnist, out=out, epochs=3, **SMALL)
+    run.callbacks = [PoisonAt(1, 1, run.discriminator)]
+    with pytest.raises(RunStopped) as stopped:
+        run.cook()
+    message = str(stopped.value)
+    assert "Epoch 2, step 3 of 4: d_loss is nan" in message
+    assert "last good checkpoint is kept" in message and "--resume" in message
+    assert stopped.value.exit_code == 1
+    assert stopped.value.checkpoint.name == "epoch_0001_step_000000.npz"
+    arrays, _ = load_checkpoint(stopped.value.checkpoint)
+    assert all(np.isfinite(value).all() for key, value in arrays.items() if "/" in key)
+    resumed = cook(mnist, out=out, epochs=3, resume=True, **SMALL)
+    assert len(resumed.epoch_history) == 3
+    assert [row[0] for row in losses(out)] == ["1", "2", "3"]
+
+
+def start_cook(out, *extra):
+    command = [
+        *(sys.executable, "-m", "gan_cookbook", "cook", "mnist", "--limit", "128"),
+        *("--batch-size", "32", "--epochs", "8", "--out", str(out), "--quiet", *extra),
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first_grid = Path(out) / "samples" / "epoch_0001.png"
+    deadline = time.monotonic() + 300
+    while not first_grid.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.02)
+    return process
+
+
+@pytest.mark.parametrize("sent, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_finishes_the_step_checkpoints_and_prints_the_resume_command(
+    tmp_path, sent, code
+):
+    out = tmp_path / "run"
+    process = start_cook(out)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == code, stderr
+    assert f"Stopped by {sent.name}" in stderr
+    command = stderr.split("Resume with: ")[1].strip()
+    assert command == shlex.join(
+        ["gan-cookbook", "cook", "mnist", "--out", str(out), "--resume", "--epochs",
+         "8", "--batch-size", "32", "--limit", "128"]
+    )  # fmt: skip
+    (checkpoint,) = list_checkpoints(out)
+    _, metadata = load_checkpoint(checkpoint)
+    assert metadata["progress"]["epoch"] >= 1
+
+    result = CliRunner().invoke(main, [*shlex.split(command)[1:], "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [row[0] for row in losses(out)] == [str(epoch) for epoch in range(1, 9)]
+
+
+def test_a_second_ctrl_c_quits_at_once_leaving_whole_files(tmp_path):
+    out = tmp_path / "run"
+    process = start_cook(out)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=300)
+    assert process.returncode != 0
+    for checkpoint in list_checkpoints(out):
+        load_checkpoint(checkpoint)  # raises if a file is torn
+    assert not [
+        path for path in (out / "checkpoints").iterdir() if path.suffix == ".tmp"
+    ]
+
+
+def test_resume_command_of_a_recipe_module(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook.recipes.mnist", "--limit", "64",
+         "--batch-size", "32", "--epochs", "1", "--out", str(out), "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resumed = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook.recipes.mnist", "--limit", "64",
+         "--batch-size", "32", "--epochs", "2", "--out", str(out), "--resume"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming from epoch_0001_step_000000.npz" in resumed.stdout
+    assert [row[0] for row in losses(out)] == ["1", "2"]
