@@ -11,6 +11,7 @@ import keras
 
 from gan_cookbook import recipes
 from gan_cookbook.cook import prepare
+from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 
@@ -45,8 +46,21 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--data",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="An .npz file in the Keras layout (x_train, ...) to train on instead.",
+            type=click.Path(path_type=Path),
+            help="Train on this instead: an .npz (Keras layout or one array), .npy, "
+            "IDX file (*-images-idx3-ubyte[.gz]) or a folder of images.",
+        ),
+        click.option(
+            "--resize",
+            type=click.Choice(list(RESIZE_METHODS)),
+            help="How --data images of another size become 28x28 (centre-cropped "
+            "square, then this filter); none: other sizes are an error.  "
+            f"[default: {DEFAULT_RESIZE}]",
+        ),
+        click.option(
+            "--skip-bad-images",
+            is_flag=True,
+            help="Leave out files in a --data folder that cannot be read as images.",
         ),
         click.option("--quiet", is_flag=True, help="Print nothing while training."),
     ]
@@ -110,7 +124,24 @@ def cook(recipe: str, **options: Any) -> None:
 
 
 @main.command(name="list")
-def list_recipes() -> None:
-    """List the built-in recipes."""
+@click.option(
+    "--path",
+    "folder",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Also list the recipe files (*.py) in this folder.",
+)
+def list_recipes(folder: Path | None) -> None:
+    """List the built-in recipes (and the recipe files in a folder)."""
     for name in recipes.BUILTIN:
         click.echo(f"{name:<16} {recipes.get(name).description}")
+    if folder is None:
+        return
+    files = sorted(path for path in folder.glob("*.py") if path.name[0] not in "._")
+    click.echo(f"\nRecipe files in {folder}:" if files else f"\nNo *.py in {folder}.")
+    for path in files:
+        try:
+            description = load_recipe_file(path).description
+        except ValueError as error:
+            # A broken file is listed with what is wrong, so the others still show.
+            description = f"cannot be loaded: {error}"
+        click.echo(f"{str(path):<16} {description}")
