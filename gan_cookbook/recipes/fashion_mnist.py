@@ -1,8 +1,9 @@
 """Fashion-MNIST with the mnist recipe's measured cooking DCGAN settings.
 
 Run it: ``python -m gan_cookbook.recipes.fashion_mnist [--epochs N --out DIR ...]``.
-The first run downloads four files (30 MB) into the Keras cache; offline, copy them
-there by hand (the error message says which, from where, to where) or pass ``--data``.
+The first run downloads the two training files (26 MB) into the Keras cache;
+offline, copy them there by hand (the error message says which, from where, to
+where) or pass ``--data``.
 """
 
 from functools import partial
@@ -45,8 +46,6 @@ RECIPE = Recipe(
     epochs=10,
     grid_size=8,
     seed=0,
-    # Grayscale, as published.
-    channels=1,
 )
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Kuzushiji-MNIST (cursive Japanese characters) with a wider-noise cooking DCGAN.
 
 Run it: ``python -m gan_cookbook.recipes.kmnist [--epochs N --out DIR ...]``.
-The first run downloads four files (21 MB) into the Keras cache; offline, copy them
-there by hand (the error message says which, from where, to where) or pass ``--data``.
+The first run downloads the two training files (18 MB) into the Keras cache;
+offline, copy them there by hand (the error message says which, from where, to
+where) or pass ``--data``.
 """
 
 from functools import partial
@@ -43,8 +44,6 @@ RECIPE = Recipe(
     epochs=10,
     grid_size=8,
     seed=0,
-    # Grayscale, as published.
-    channels=1,
 )
 
 if __name__ == "__main__":
