@@ -128,7 +128,7 @@ def cook(recipe: str, **options: Any) -> None:
     "--path",
     "folder",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="Also list the recipe files (*.py) in this folder.",
+    help="Also list the recipe files (*.py, not _*.py) in this folder.",
 )
 def list_recipes(folder: Path | None) -> None:
     """List the built-in recipes (and the recipe files in a folder)."""

@@ -422,9 +422,9 @@ def _no_images_message(folder: Path, files: list[Path], skipped: list[Path]) -> 
         if path.suffix in (".npz", ".npy")
         or _IDX_NAME.search(path.name.removesuffix(".gz"))
     )
-    hint = f" It holds {', '.join(data_files)}: pass one of those files." * bool(
-        data_files
-    )
+    hint = ""
+    if data_files:
+        hint = f" It holds {', '.join(data_files)}: pass one of those files."
     return (
         f"{folder}: holds no images. Expected {', '.join(IMAGE_SUFFIXES)} files, "
         f"in it or in its subfolders.{hint}"

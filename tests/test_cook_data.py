@@ -10,6 +10,7 @@ from PIL import Image
 
 from gan_cookbook import datasets, recipes
 from gan_cookbook.cli import main, recipe_command
+from gan_cookbook.cook import prepare
 from gan_cookbook.recipes.fashion_mnist import RECIPE as FASHION_MNIST
 
 ROOT = Path(__file__).parent.parent
@@ -140,3 +141,13 @@ def test_list_with_path_shows_recipe_files_and_broken_ones(tmp_path):
     )  # fmt: skip
     assert "_helpers" not in result.output
     assert invoke("list", "--path", tmp_path / "nowhere").exit_code == 2
+
+
+def test_a_recipe_channels_setting_converts_its_own_data(tmp_path):
+    recipe = recipes.get("mnist").replace(channels=3)
+    run = prepare(recipe, out=tmp_path / "out", limit=64, batch_size=32, verbose=0)
+    images = run.dataset.images
+    assert images.shape == (64, 28, 28, 3)
+    np.testing.assert_array_equal(images[..., 0], images[..., 1])
+    assert run.generator.output_shape == (None, 28, 28, 3)
+    assert run.discriminator.input_shape == (None, 28, 28, 3)
