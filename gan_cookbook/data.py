@@ -138,30 +138,60 @@ def _check_labels(
     return labels
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        arrays = np.load(path, allow_pickle=False)
+        if not isinstance(arrays, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not named arrays")
+        with arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npz file ({error}).") from None
+
+
+def npz_labels_path(images_path: str | Path) -> Path | None:
+    """The labels file beside a single-array images ``.npz``, if there is one.
+
+    Kuzushiji-MNIST's NumPy files pair ``kmnist-train-imgs.npz`` with
+    ``kmnist-train-labels.npz``; ``*-images.npz`` pairs with ``*-labels.npz``.
+    """
+    images_path = Path(images_path)
+    for images_part in ("-imgs.npz", "-images.npz"):
+        if images_path.name.endswith(images_part):
+            name = images_path.name.removesuffix(images_part) + "-labels.npz"
+            if (images_path.parent / name).is_file():
+                return images_path.parent / name
+    return None
+
+
 def load_npz(path: str | Path, split: str = "train") -> Dataset:
     """Loads images (and labels if present) from an ``.npz`` file.
 
     Two layouts are read: the Keras one of ``keras.datasets.mnist.load_data()``
     (``x_train``, optional ``y_train``, ``x_test``, ``y_test``; ``split`` picks
     ``x_{split}``), and a file holding a single array of images under any name (as
-    ``np.savez(path, images)`` writes it).
+    ``np.savez(path, images)`` writes it), whose labels are read from the file
+    :func:`npz_labels_path` finds beside it.
     """
     path = Path(path)
     source = str(path)
     if not path.is_file():
         raise ValueError(f"No such file: {source}. Expected an .npz file of images.")
-    try:
-        arrays = np.load(path, allow_pickle=False)
-        if not isinstance(arrays, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not named arrays")
-        with arrays:
-            contents = {name: arrays[name] for name in arrays.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{source}: not a readable .npz file ({error}).") from None
+    contents = _read_npz(path)
     images_key, labels_key = f"x_{split}", f"y_{split}"
+    labels, labels_where = contents.get(labels_key), repr(labels_key)
     if images_key not in contents and len(contents) == 1:
         (images_key,) = contents
-        labels_key = None
+        labels, labels_path = None, npz_labels_path(path)
+        if labels_path is not None:
+            labels_contents = _read_npz(labels_path)
+            if len(labels_contents) != 1:
+                raise ValueError(
+                    f"{labels_path}: expected a single array of labels for {source}. "
+                    f"Received arrays: {sorted(labels_contents)}"
+                )
+            (labels,) = labels_contents.values()
+            labels_where = str(labels_path)
     if images_key not in contents:
         raise ValueError(
             f"{source}: has no array {images_key!r}. Expected the Keras layout "
@@ -169,9 +199,7 @@ def load_npz(path: str | Path, split: str = "train") -> Dataset:
             f"Received arrays: {sorted(contents)}"
         )
     images = to_model_range(contents[images_key], source)
-    labels = _check_labels(
-        contents.get(labels_key), len(images), source, repr(labels_key)
-    )
+    labels = _check_labels(labels, len(images), source, labels_where)
     return Dataset(images, labels, source)
 
 

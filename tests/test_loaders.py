@@ -100,6 +100,21 @@ def test_npz_keras_layout_and_single_array(tmp_path):
     assert single.labels is None
 
 
+def test_single_array_npz_pairs_with_its_labels_file(tmp_path):
+    images, labels = pixels(6), np.arange(6, dtype=np.uint8)
+    # Kuzushiji-MNIST's NumPy layout: two files, one array called arr_0 in each.
+    np.savez_compressed(tmp_path / "kmnist-train-imgs.npz", images)
+    np.savez_compressed(tmp_path / "kmnist-train-labels.npz", labels)
+    dataset = load_path(tmp_path / "kmnist-train-imgs.npz")
+    np.testing.assert_array_equal(dataset.images[..., 0], model_range(images))
+    assert dataset.labels.tolist() == labels.tolist()
+    np.savez(tmp_path / "kmnist-train-labels.npz", labels[:5])
+    assert message(load_path, tmp_path / "kmnist-train-imgs.npz") == (
+        f"{tmp_path / 'kmnist-train-imgs.npz'}: 6 images but 5 labels in "
+        f"{tmp_path / 'kmnist-train-labels.npz'}; they must match."
+    )
+
+
 def test_npy_uint8_and_float(tmp_path):
     images = pixels(4, (28, 28, 3))
     np.save(tmp_path / "colour.npy", images)
