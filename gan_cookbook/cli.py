@@ -13,6 +13,7 @@ import keras
 
 from gan_cookbook import recipes
 from gan_cookbook.cook import Run, RunStopped, prepare
+from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 
@@ -47,8 +48,21 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--data",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="An .npz file in the Keras layout (x_train, ...) to train on instead.",
+            type=click.Path(path_type=Path),
+            help="Train on this instead: an .npz (Keras layout or one array), .npy, "
+            "IDX file (*-images-idx3-ubyte[.gz]) or a folder of images.",
+        ),
+        click.option(
+            "--resize",
+            type=click.Choice(list(RESIZE_METHODS)),
+            help="How --data images of another size become 28x28 (centre-cropped "
+            "square, then this filter); none: other sizes are an error.  "
+            f"[default: {DEFAULT_RESIZE}]",
+        ),
+        click.option(
+            "--skip-bad-images",
+            is_flag=True,
+            help="Leave out files in a --data folder that cannot be read as images.",
         ),
         click.option("--quiet", is_flag=True, help="Print nothing while training."),
         click.option(
@@ -127,9 +141,11 @@ def cook_recipe(
 def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) -> str:
     """The exact command line that resumes ``run``."""
     words = [*command, "--out", str(run.out), "--resume"]
-    for name in ("epochs", "batch_size", "seed", "limit", "data"):
+    for name in ("epochs", "batch_size", "seed", "limit", "data", "resize"):
         if options.get(name) is not None:
             words += [f"--{name.replace('_', '-')}", str(options[name])]
+    if options.get("skip_bad_images"):
+        words.append("--skip-bad-images")
     for name in ("checkpoint_every", "keep_checkpoints"):
         if options.get(name, 1) != 1:
             words += [f"--{name.replace('_', '-')}", str(options[name])]
@@ -174,7 +190,24 @@ def cook(recipe: str, **options: Any) -> None:
 
 
 @main.command(name="list")
-def list_recipes() -> None:
-    """List the built-in recipes."""
+@click.option(
+    "--path",
+    "folder",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Also list the recipe files (*.py, not _*.py) in this folder.",
+)
+def list_recipes(folder: Path | None) -> None:
+    """List the built-in recipes (and the recipe files in a folder)."""
     for name in recipes.BUILTIN:
         click.echo(f"{name:<16} {recipes.get(name).description}")
+    if folder is None:
+        return
+    files = sorted(path for path in folder.glob("*.py") if path.name[0] not in "._")
+    click.echo(f"\nRecipe files in {folder}:" if files else f"\nNo *.py in {folder}.")
+    for path in files:
+        try:
+            description = load_recipe_file(path).description
+        except ValueError as error:
+            # A broken file is listed with what is wrong, so the others still show.
+            description = f"cannot be loaded: {error}"
+        click.echo(f"{str(path):<16} {description}")

@@ -34,7 +34,7 @@ import numpy as np
 from gan_cookbook import backend
 from gan_cookbook.callbacks import HistoryCSV, SampleGrid
 from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from gan_cookbook.data import Dataset, load_npz
+from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError, stack
 from gan_cookbook.metrics import discriminator_metrics
 from gan_cookbook.recipe import Recipe
@@ -47,6 +47,7 @@ RESUME_SETTINGS = (
     ("recipe", "build_discriminator"),
     ("recipe", "noise_dim"),
     ("recipe", "noise"),
+    ("recipe", "channels"),
     ("recipe", "loss"),
     ("recipe", "batch_size"),
     ("recipe", "grid_size"),
@@ -342,6 +343,8 @@ def prepare(
     seed: int | None = None,
     limit: int | None = None,
     data: str | Path | None = None,
+    resize: str | None = None,
+    skip_bad_images: bool = False,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     resume: bool = False,
@@ -359,7 +362,12 @@ def prepare(
         batch_size: Overrides the recipe's batch size.
         seed: Overrides the recipe's seed.
         limit: Trains on the first ``limit`` images only. Defaults to all.
-        data: An ``.npz`` file (Keras layout) to train on instead of the recipe's data.
+        data: A file or folder to train on instead of the recipe's data: anything
+            :func:`~gan_cookbook.data.load_path` reads.
+        resize: How ``data`` images of another size become 28x28 (a
+            :data:`~gan_cookbook.data.RESIZE_METHODS` name; ``"none"``: an error).
+            Defaults to Lanczos.
+        skip_bad_images: Leave out images in ``data`` that Pillow cannot read.
         verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
         callbacks: More Keras callbacks for the loop.
         resume: Continue the run in ``out`` from its newest checkpoint.
@@ -392,7 +400,15 @@ def prepare(
     else:
         out = Path(out) if out is not None else default_out(recipe)
         check_out(out, overwrite)
-    dataset = load_npz(data) if data is not None else recipe.load_data()
+    if data is not None:
+        dataset = load_path(
+            data,
+            channels=recipe.channels,
+            resize=resize or DEFAULT_RESIZE,
+            skip_bad_images=skip_bad_images,
+        )
+    else:
+        dataset = with_channels(recipe.load_data(), recipe.channels)
     dataset = dataset.limit(limit)
     if recipe.batch_size > len(dataset.images):
         raise ValueError(

@@ -36,6 +36,9 @@ class Recipe:
         epochs: Passes over the training images.
         grid_size: The sample grid is ``grid_size`` x ``grid_size`` images.
         seed: Seeds weights, noise and shuffling.
+        channels: 1 (grayscale) or 3 (RGB): the data, from the recipe or from
+            ``--data``, is converted to it. ``None`` (the default) keeps the data's
+            own: an image folder is grayscale when every image in it is.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Recipe:
     epochs: int = 10
     grid_size: int = 8
     seed: int = 0
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         for field, low in (
@@ -70,6 +74,11 @@ class Recipe:
         if not isinstance(self.noise, Noise):
             raise ValueError(
                 f"`noise` must be a gan_cookbook.Noise. Received: noise={self.noise!r}"
+            )
+        if self.channels not in (None, 1, 3) or isinstance(self.channels, bool):
+            raise ValueError(
+                "`channels` must be 1 (grayscale), 3 (RGB) or None (keep the "
+                f"data's). Received: channels={self.channels!r}"
             )
 
     def replace(self, **changes: Any) -> Recipe:

@@ -47,8 +47,8 @@ def test_float_images_in_unit_range_are_rescaled():
     "arrays, message",
     [
         (
-            {"images": np.zeros((2, 28, 28), np.uint8)},
-            r"no array 'x_train'.*\['images'\]",
+            {"images": np.zeros((2, 28, 28), np.uint8), "masks": np.zeros(2)},
+            r"no array 'x_train'.*\['images', 'masks'\]",
         ),
         ({"x_train": np.zeros((0, 28, 28), np.uint8)}, "holds no images"),
         ({"x_train": np.zeros((3, 28), np.uint8)}, r"Received: shape \(3, 28\)"),
