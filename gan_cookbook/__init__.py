@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from gan_cookbook.cook import Run, cook, prepare  # noqa: E402
-from gan_cookbook.data import Dataset, load_mnist, load_npz  # noqa: E402
+from gan_cookbook.data import Dataset, load_mnist, load_npz, load_path  # noqa: E402
 from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
 from gan_cookbook.recipe import Recipe, load_recipe_file  # noqa: E402
 
@@ -26,6 +26,7 @@ __all__ = [
     "cook",
     "load_mnist",
     "load_npz",
+    "load_path",
     "load_recipe_file",
     "prepare",
     "stack",
