@@ -164,18 +164,13 @@ class NonFiniteLossError(RuntimeError):
     Attributes:
         epoch: The epoch of the failed step, counted from 0.
         step: The failed step within its epoch, counted from 0.
-        logs: The failed step's logs.
     """
 
-    def __init__(self, epoch: int, step: int, steps: int, logs: dict[str, float]):
-        self.epoch, self.step, self.logs = epoch, step, logs
-        bad = ", ".join(
-            f"{key} is {value}"
-            for key, value in logs.items()
-            if not math.isfinite(value)
-        )
+    def __init__(self, epoch: int, step: int, steps: int, problem: str):
+        self.epoch, self.step = epoch, step
         super().__init__(
-            f"Epoch {epoch + 1}, step {step + 1} of {steps}: {bad}. Training stopped."
+            f"Epoch {epoch + 1}, step {step + 1} of {steps}: {problem}. "
+            "Training stopped."
         )
 
 
@@ -390,9 +385,22 @@ class GANTrainer:
             started = time.perf_counter() - self.progress.seconds
             for step in range(self.progress.step, steps):
                 callback_list.on_train_batch_begin(step)
-                logs = self.train_step(batches[step])
-                if not all(math.isfinite(value) for value in logs.values()):
-                    raise NonFiniteLossError(epoch, step, steps, logs)
+                try:
+                    logs = self.train_step(batches[step])
+                except RuntimeError as error:
+                    # PyTorch's cross-entropy raises on NaN probabilities where the
+                    # other backends return a NaN loss.
+                    if self._weights_are_finite():
+                        raise
+                    raise NonFiniteLossError(
+                        epoch,
+                        step,
+                        steps,
+                        f"the weights are no longer finite ({error})",
+                    ) from error
+                bad = [f"{k} is {v}" for k, v in logs.items() if not math.isfinite(v)]
+                if bad:
+                    raise NonFiniteLossError(epoch, step, steps, ", ".join(bad))
                 totals = self.progress.totals
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value
@@ -415,6 +423,12 @@ class GANTrainer:
                 break
         callback_list.on_train_end(epoch_logs)
         return history
+
+    def _weights_are_finite(self) -> bool:
+        return all(
+            np.isfinite(ops.convert_to_numpy(weight)).all()
+            for weight in [*self.generator.weights, *self.discriminator.weights]
+        )
 
     def build_optimizers(self) -> None:
         """Builds each optimizer for the variables it trains, if not yet built.
