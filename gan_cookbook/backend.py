@@ -75,3 +75,100 @@ def enable_determinism() -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
+    """Both phases of a step in one compiled function (JAX only).
+
+    Runs exactly what :meth:`GANTrainer.train_step` runs, through the models' own
+    ``train_step`` methods and optimizers: the fake batch (G in training mode, noise
+    from the trainer's seed generator), D's step with D trainable, then ``d_on_g``'s
+    step with D frozen. One ``jax.jit`` call a step instead of three dispatches,
+    and one host transfer for the logs.
+
+    The models must have run one classic step first: that is when Keras builds
+    their losses, metrics and optimizers.
+    """
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            "The fused engine runs on the JAX backend only (set KERAS_BACKEND=jax). "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    import jax
+
+    discriminator, d_on_g = trainer.discriminator, trainer.d_on_g
+    fake_batch = trainer._fake_batch_layer
+
+    def state_lists(model: keras.Model, discriminator_trainable: bool) -> tuple:
+        discriminator.trainable = discriminator_trainable
+        lists = (
+            list(model.trainable_variables),
+            list(model.non_trainable_variables),
+            list(model.optimizer.variables),
+            list(model.metrics_variables),
+        )
+        discriminator.trainable = True
+        return lists
+
+    discriminator_state = state_lists(discriminator, True)
+    d_on_g_state = state_lists(d_on_g, False)
+    fake_state = (
+        list(fake_batch.trainable_variables),
+        list(fake_batch.non_trainable_variables),
+    )
+    variables: list[Any] = []
+    slots: dict[int, int] = {}
+    for group in (*fake_state, *discriminator_state, *d_on_g_state):
+        for variable in group:
+            if id(variable) not in slots:
+                slots[id(variable)] = len(variables)
+                variables.append(variable)
+
+    def step(values, real_images, d_labels, g_labels):
+        values = list(values)
+
+        def get(group):
+            return [values[slots[id(variable)]] for variable in group]
+
+        def put(group, new_values):
+            for variable, value in zip(group, new_values, strict=True):
+                values[slots[id(variable)]] = value
+
+        (images, g_noise), fake_values = fake_batch.stateless_call(
+            get(fake_state[0]), get(fake_state[1]), real_images, training=True
+        )
+        put(fake_state[1], fake_values)
+        # The trainable flag is read while tracing, as train_on_batch reads it.
+        discriminator.trainable = True
+        d_logs, new_state = discriminator.train_step(
+            tuple(get(group) for group in discriminator_state), (images, d_labels)
+        )
+        for group, new_values in zip(discriminator_state, new_state, strict=True):
+            put(group, new_values)
+        discriminator.trainable = False
+        g_logs, new_state = d_on_g.train_step(
+            tuple(get(group) for group in d_on_g_state), (g_noise, g_labels)
+        )
+        for group, new_values in zip(d_on_g_state, new_state, strict=True):
+            put(group, new_values)
+        discriminator.trainable = True
+        return d_logs, g_logs, values
+
+    compiled = jax.jit(step)
+
+    def call(real_images: Any) -> dict[str, float]:
+        d_labels, g_labels = trainer._labels_for(int(real_images.shape[0]))
+        # Per-step logs, as train_on_batch gives: its metrics start afresh each call.
+        discriminator.reset_metrics()
+        d_on_g.reset_metrics()
+        d_logs, g_logs, values = compiled(
+            [variable.value for variable in variables], real_images, d_labels, g_labels
+        )
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+        d_logs, g_logs = jax.device_get((d_logs, g_logs))
+        logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
+        logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
+        return logs
+
+    return call

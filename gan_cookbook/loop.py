@@ -37,6 +37,8 @@ from keras import ops
 
 from gan_cookbook import backend
 
+ENGINES = ("classic", "fused")
+
 
 @dataclass(frozen=True)
 class Noise:
@@ -202,6 +204,10 @@ class GANTrainer:
         seed: Seeds the noise and the shuffling; with the models' weights seeded too
             (``keras.utils.set_random_seed``) a CPU run repeats loss for loss.
             Defaults to ``None`` (a fresh seed).
+        engine: ``"classic"``, three calls a step (the compiled fake batch and the
+            two ``train_on_batch``), or ``"fused"``, the same step compiled into one
+            function (JAX backend only; the first step runs classic, which builds
+            the models' losses and metrics). Defaults to ``"classic"``.
     """
 
     def __init__(
@@ -211,7 +217,19 @@ class GANTrainer:
         d_on_g: keras.Model,
         noise: Noise | None = None,
         seed: int | None = None,
+        engine: str = "classic",
     ):
+        if engine not in ENGINES:
+            raise ValueError(
+                f"`engine` must be one of {', '.join(ENGINES)}. "
+                f"Received: engine={engine!r}"
+            )
+        if engine == "fused" and keras.backend.backend() != "jax":
+            raise ValueError(
+                "`engine='fused'` runs on the JAX backend only "
+                "(set KERAS_BACKEND=jax). "
+                f"Received: engine={engine!r} on backend {keras.backend.backend()!r}"
+            )
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
                 raise ValueError(
@@ -240,6 +258,8 @@ class GANTrainer:
         self._epoch_shuffle_state = ops.convert_to_numpy(self._shuffle_seed.state)
         self._labels: dict[int, tuple[Any, Any]] = {}
         self.progress = Progress()
+        self.engine = engine
+        self._fused_step: Any = None
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -278,6 +298,8 @@ class GANTrainer:
         metrics prefixed with ``d_`` and ``g_``. They come from the loss fetch that
         ``train_on_batch`` makes itself: the step adds no host sync of its own.
         """
+        if self._fused_step is not None:
+            return self._fused_step(real_images)
         batch_size = int(ops.shape(real_images)[0])
         d_labels, g_labels = self._labels_for(batch_size)
         d_images, g_noise = self._fake_batch(real_images)
@@ -289,6 +311,8 @@ class GANTrainer:
 
         logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
         logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
+        if self.engine == "fused":
+            self._fused_step = backend.compile_fused_step(self)
         return logs
 
     def fit(
@@ -524,10 +548,15 @@ class GANTrainer:
             seconds=float(progress["seconds"]),
         )
 
-    def _shuffled_batches(self, images: Any, steps: int, batch_size: int) -> Any:
-        """One epoch's batches, shape ``(steps, batch_size, ...)``, on the device."""
+    def _shuffled_batches(self, images: Any, steps: int, batch_size: int) -> list:
+        """One epoch's batches, each ``(batch_size, ...)``, on the device.
+
+        Split once per epoch, so a step picks its batch from a Python list: indexing
+        a device array with the step number would send that number to the device.
+        """
         order = keras.random.shuffle(
             ops.arange(ops.shape(images)[0]), seed=self._shuffle_seed
         )
         batches = ops.take(images, order[: steps * batch_size], axis=0)
-        return ops.reshape(batches, (steps, batch_size, *self.image_shape))
+        batches = ops.reshape(batches, (steps, batch_size, *self.image_shape))
+        return ops.unstack(batches, num=steps, axis=0)

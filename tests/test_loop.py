@@ -331,3 +331,62 @@ def test_state_from_another_architecture_is_refused():
     other = make_gan(noise_dim=20)[3]
     with pytest.raises(ValueError, match="another architecture"):
         other.set_state(state)
+
+
+def test_fused_engine_computes_what_the_classic_loop_computes():
+    if keras.backend.backend() != "jax":
+        generator, discriminator, d_on_g, _ = make_gan()
+        with pytest.raises(
+            ValueError, match="JAX backend only.*Received: engine='fused'"
+        ):
+            GANTrainer(generator, discriminator, d_on_g, engine="fused")
+        return
+    images = random_images(64)
+    runs = {}
+    for engine in ("classic", "fused"):
+        generator, discriminator, d_on_g, _ = make_gan(seed=4)
+        trainer = GANTrainer(generator, discriminator, d_on_g, seed=4, engine=engine)
+        record = StepLosses()
+        trainer.fit(images, batch_size=16, epochs=2, callbacks=[record], verbose=0)
+        runs[engine] = (
+            record.losses,
+            snapshot(generator.weights + discriminator.weights),
+        )
+    classic, fused = runs["classic"], runs["fused"]
+    np.testing.assert_allclose(fused[0], classic[0], rtol=1e-5, atol=1e-6)
+    for fused_weight, classic_weight in zip(fused[1], classic[1], strict=True):
+        np.testing.assert_allclose(fused_weight, classic_weight, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["classic", "fused"])
+def test_no_image_or_noise_crosses_to_the_device_in_a_step(monkeypatch, engine):
+    """Steps run under JAX's transfer guard: any host-to-device copy raises."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX's transfer guard")
+    import jax
+    import jax.numpy as jnp
+
+    # Keras resets each metric from a host scalar at the start of train_on_batch
+    # (state, not data); this reset does the same on the device, so that the guard
+    # sees every other transfer.
+    zeros = jax.jit(lambda values: [jnp.zeros_like(value) for value in values])
+
+    def reset_metrics_on_device(model):
+        variables = [v for metric in model.metrics for v in metric.variables]
+        values = zeros([variable.value for variable in variables])
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+
+    monkeypatch.setattr(keras.Model, "reset_metrics", reset_metrics_on_device)
+    generator, discriminator, d_on_g, _ = make_gan(seed=1)
+    trainer = GANTrainer(generator, discriminator, d_on_g, seed=1, engine=engine)
+    batches = trainer._shuffled_batches(
+        keras.ops.convert_to_tensor(random_images(64)), 4, 16
+    )
+    trainer.train_step(batches[0])  # compiles
+    with jax.transfer_guard_host_to_device("disallow"):
+        for batch in batches[1:]:
+            logs = trainer.train_step(batch)
+        assert np.isfinite(logs["d_loss"])
+        with pytest.raises(Exception, match="Disallowed host-to-device transfer"):
+            trainer.train_step(random_images(16))  # a host batch is caught
