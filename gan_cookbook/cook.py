@@ -6,6 +6,9 @@ gan_cookbook.recipes.<name>`` call. A run folder ends up holding::
     recipe.json            resolved settings, Keras version and backend, data
     samples/epoch_0001.png one grid per epoch, from one fixed noise batch
     history.csv            one row per epoch: losses, D's accuracies, timing
+    steps.csv              one row per step: losses, D's accuracies
+    progress.gif           the epoch grids, one frame each
+    losses.png             D's and G's loss per step (smoothed) and per epoch
     generator.keras        loadable with keras.saving.load_model
     discriminator.keras
 """
@@ -23,7 +26,14 @@ import keras
 import numpy as np
 
 from gan_cookbook import backend
-from gan_cookbook.callbacks import HistoryCSV, SampleGrid
+from gan_cookbook.callbacks import (
+    FrechetEvaluation,
+    HistoryCSV,
+    LossPlot,
+    ProgressGIF,
+    SampleGrid,
+    StepsCSV,
+)
 from gan_cookbook.data import Dataset, load_npz
 from gan_cookbook.loop import GANTrainer, stack
 from gan_cookbook.metrics import discriminator_metrics
@@ -49,20 +59,35 @@ class Run:
     verbose: int = 1
     callbacks: Sequence[keras.callbacks.Callback] = ()
     history: keras.callbacks.History | None = None
+    evaluation: FrechetEvaluation | None = None
+    tensorboard: Path | None = None
 
     def cook(self) -> keras.callbacks.History:
         """Trains for the recipe's epochs and writes the run folder."""
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "recipe.json").write_text(json.dumps(self.settings(), indent=2))
-        recorders = [
-            SampleGrid(
-                self.generator,
-                self.sample_noise,
-                self.out / "samples",
-                columns=self.recipe.grid_size,
-            ),
-            HistoryCSV(self.out / "history.csv"),
+        grid = SampleGrid(
+            self.generator,
+            self.sample_noise,
+            self.out / "samples",
+            columns=self.recipe.grid_size,
+        )
+        recorders: list[keras.callbacks.Callback] = [grid]
+        always = []
+        if self.evaluation is not None:
+            # Before HistoryCSV: it adds its value to the logs HistoryCSV writes.
+            recorders.append(self.evaluation)
+            always.append(FrechetEvaluation.KEY)
+        recorders += [
+            HistoryCSV(self.out / "history.csv", always=always),
+            StepsCSV(self.out / "steps.csv"),
+            ProgressGIF(self.out / "samples", self.out / "progress.gif"),
+            LossPlot(self.out / "steps.csv", self.out / "losses.png"),
         ]
+        if self.tensorboard is not None:
+            from gan_cookbook.tensorboard import tensorboard_callbacks
+
+            recorders += tensorboard_callbacks(grid, self.tensorboard)
         self.history = self.trainer.fit(
             self.dataset.images,
             batch_size=self.recipe.batch_size,
@@ -125,6 +150,9 @@ def prepare(
     data: str | Path | None = None,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    eval_every: int | None = None,
+    eval_count: int = 10000,
+    tensorboard: str | Path | None = None,
 ) -> Run:
     """Checks every setting, loads the data and builds the models; trains nothing.
 
@@ -138,6 +166,10 @@ def prepare(
         data: An ``.npz`` file (Keras layout) to train on instead of the recipe's data.
         verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
         callbacks: More Keras callbacks for the loop.
+        eval_every: Adds the Fréchet distance of ``eval_count`` samples to
+            ``history.csv`` every ``eval_every`` epochs. Defaults to never.
+        eval_count: Images per measurement. Defaults to 10,000.
+        tensorboard: A folder for TensorBoard: epoch scalars and the sample grid.
 
     Raises:
         ValueError: a setting, the data or the run folder is not usable; the message
@@ -175,6 +207,15 @@ def prepare(
     sample_noise = keras.ops.convert_to_numpy(
         recipe.noise.sample((grid_count, recipe.noise_dim), seed=recipe.seed)
     )
+    if tensorboard is not None:
+        from gan_cookbook.tensorboard import check_installed
+
+        check_installed(tensorboard)
+    evaluation = None
+    if eval_every is not None:
+        evaluation = _frechet_evaluation(
+            generator, recipe, dataset, eval_every, eval_count, verbose
+        )
     return Run(
         recipe=recipe,
         out=out,
@@ -186,6 +227,36 @@ def prepare(
         sample_noise=sample_noise,
         verbose=verbose,
         callbacks=callbacks,
+        evaluation=evaluation,
+        tensorboard=Path(tensorboard) if tensorboard is not None else None,
+    )
+
+
+def _frechet_evaluation(
+    generator: keras.Model,
+    recipe: Recipe,
+    dataset: Dataset,
+    every: int,
+    count: int,
+    verbose: int,
+) -> FrechetEvaluation:
+    """The ``--eval-every`` callback, its data loaded and checked before training."""
+    from gan_cookbook.classifier import check_labels
+    from gan_cookbook.quality import datasets_for_source, evaluation_data
+
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(
+            f"--eval-every must be an integer of at least 1. Received: {every!r}"
+        )
+    try:
+        training, test = datasets_for_source(dataset.source)
+    except ValueError:
+        # A source only the recipe knows how to load: measure on what trains.
+        training, test = dataset, None
+    check_labels(training)
+    data = evaluation_data(training, test, count, seed=recipe.seed)
+    return FrechetEvaluation(
+        generator, recipe.noise, data, every, count, recipe.seed, verbose
     )
 
 

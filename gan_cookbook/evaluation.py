@@ -130,7 +130,8 @@ def kernel_distance(
     """KID: the mean and standard deviation of unbiased MMD^2 over random subsets.
 
     Each subset draws ``subset_size`` features (without replacement) from each set, as
-    the KID paper and its common implementations do (100 subsets of 1,000).
+    the KID paper and its common implementations do (100 subsets of 1,000); at most
+    half of the smaller set.
 
     Returns:
         ``(mean, standard deviation)`` over the subsets.
@@ -140,10 +141,14 @@ def kernel_distance(
     _check_same_dimensions(features_1, features_2)
     if subsets < 1:
         raise ValueError(f"`subsets` must be at least 1. Received: subsets={subsets}")
-    size = min(subset_size, len(features_1), len(features_2))
+    # At most half of each set, so that subsets differ and their spread means
+    # something: with subsets as large as the sets, every subset is the whole set.
+    size = min(subset_size, len(features_1) // 2, len(features_2) // 2)
     if size < 2:
         raise ValueError(
-            f"`subset_size` must be at least 2. Received: subset_size={subset_size}"
+            "`subset_size` and half of each feature set must be at least 2. "
+            f"Received: subset_size={subset_size}, sets of {len(features_1)} and "
+            f"{len(features_2)}"
         )
     rng = np.random.default_rng(seed)
     estimates = [
