@@ -72,7 +72,7 @@ def plot_losses(steps_path: str | Path, out: str | Path) -> Path:
             position,
             smooth(values, window),
             color=colour,
-            label=f"{label} (mean of {window} steps)",
+            label=label if window == 1 else f"{label} (mean of {window} steps)",
         )
         means = [values[epochs == epoch].mean() for epoch in epoch_numbers]
         per_epoch.plot(epoch_numbers, means, "o-", color=colour, label=label)
