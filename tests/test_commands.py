@@ -153,3 +153,15 @@ def test_evaluate_on_other_labelled_data_trains_its_classifier(
         result.output
     )
     assert json.loads(out.read_text())["n"] == 16
+
+
+def test_eval_every_on_unlabelled_data_stops_before_training(tmp_path):
+    unlabelled = tmp_path / "faces.npz"
+    np.savez(unlabelled, x_train=np.zeros((64, 28, 28), np.uint8))
+    result = invoke(
+        "cook", "mnist", "--data", unlabelled, "--batch-size", "32",
+        "--eval-every", "1", "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"{unlabelled}: has no labels (y_train)" in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
