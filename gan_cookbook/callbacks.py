@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -15,6 +15,9 @@ from PIL import Image
 from gan_cookbook.images import save_gif, save_grid
 from gan_cookbook.loop import Noise
 from gan_cookbook.plots import plot_losses
+
+if TYPE_CHECKING:
+    from gan_cookbook.quality import EvaluationData
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -216,7 +219,7 @@ class FrechetEvaluation(keras.callbacks.Callback):
         self,
         generator: keras.Model,
         noise: Noise,
-        data: Any,
+        data: EvaluationData,
         every: int,
         count: int = 10000,
         seed: int = 0,

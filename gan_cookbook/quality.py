@@ -174,7 +174,7 @@ ROWS = (
 def table(metrics: dict[str, Any]) -> str:
     """The measurement as a plain-text table: each metric beside its floor."""
     classes = len(metrics["real_class_histogram"])
-    lines = [f"{'metric':<18}{'generated':>18}{'real floor':>18}   note"]
+    lines = [f"{'metric':<18}{'generated':>20}{'real floor':>20}   note"]
     for key, label, form, note in ROWS:
         cells = []
         for side in ("generated", "floor"):
