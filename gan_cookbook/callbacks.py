@@ -1,15 +1,23 @@
-"""Keras callbacks that record a run: sample grids and the loss history."""
+"""Keras callbacks that record a run: sample grids, the loss history per epoch and per
+step, the progress GIF and the loss plot."""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+from PIL import Image
 
-from gan_cookbook.images import save_grid
+from gan_cookbook.images import save_gif, save_grid
+from gan_cookbook.loop import Noise
+from gan_cookbook.plots import plot_losses
+
+if TYPE_CHECKING:
+    from gan_cookbook.quality import EvaluationData
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -57,15 +65,20 @@ class HistoryCSV(keras.callbacks.Callback):
     FIRST = ("d_loss", "g_loss")
     LAST = ("seconds", "images_per_second")
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, always: Sequence[str] = ()):
+        """``always`` names columns to include even when the first epoch's logs lack
+        them (a value logged every N epochs); rows without the value leave it empty."""
         super().__init__()
         self.path = Path(path)
+        self.always = tuple(always)
         self.columns: list[str] | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if self.columns is None:
-            middle = sorted(set(logs) - set(self.FIRST) - set(self.LAST))
+            middle = sorted(
+                (set(logs) | set(self.always)) - set(self.FIRST) - set(self.LAST)
+            )
             keys = [key for key in self.FIRST if key in logs] + middle
             self.columns = ["epoch", *keys, *(key for key in self.LAST if key in logs)]
             write_header = not self.path.exists() or self.path.stat().st_size == 0
@@ -82,3 +95,175 @@ class HistoryCSV(keras.callbacks.Callback):
             if write_header:
                 writer.writeheader()
             writer.writerow(row)
+
+
+class StepsCSV(keras.callbacks.Callback):
+    """Appends one row per training step to a CSV file: ``epoch, step`` (from 1),
+    ``d_loss, g_loss`` and the other values logged at batch end.
+
+    Rows are written at each epoch end (one file operation an epoch, not a step). An
+    existing file is appended to under its own header, so a resumed run continues it.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+        self.columns: list[str] | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+        self.rows = []
+
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
+        self.rows.append({"epoch": self.epoch + 1, "step": batch + 1, **(logs or {})})
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.rows:
+            return
+        write_header = not self.path.exists() or self.path.stat().st_size == 0
+        if self.columns is None:
+            if write_header:
+                keys = set(self.rows[0]) - {"epoch", "step"}
+                first = [key for key in HistoryCSV.FIRST if key in keys]
+                self.columns = ["epoch", "step", *first, *sorted(keys - set(first))]
+            else:
+                with self.path.open(newline="") as file:
+                    self.columns = next(csv.reader(file))
+        with self.path.open("a", newline="") as file:
+            writer = csv.DictWriter(
+                file, fieldnames=self.columns, extrasaction="ignore"
+            )
+            if write_header:
+                writer.writeheader()
+            writer.writerows(self.rows)
+        self.rows = []
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        # A run stopped within an epoch keeps the steps it did.
+        self.on_epoch_end(self.epoch)
+
+
+class ProgressGIF(keras.callbacks.Callback):
+    """At train end, makes ``progress.gif`` from every ``epoch_*.png`` in a folder.
+
+    Built from the files on disk rather than from this run's epochs, so a resumed run's
+    GIF shows the epochs before the resume too.
+
+    Args:
+        samples: The folder of epoch grids (:class:`SampleGrid`'s).
+        path: The GIF to write.
+        duration: Milliseconds per epoch frame; the last frame shows for a second more.
+    """
+
+    def __init__(self, samples: str | Path, path: str | Path, duration: int = 250):
+        super().__init__()
+        self.samples = Path(samples)
+        self.path = Path(path)
+        self.duration = duration
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        files = sorted(self.samples.glob("epoch_*.png"))
+        if not files:
+            return
+        frames = []
+        for file in files:
+            with Image.open(file) as picture:
+                frames.append(
+                    np.asarray(
+                        picture.convert("L" if picture.mode in ("L", "1") else "RGB")
+                    )
+                )
+        frames = [
+            frame[..., np.newaxis] if frame.ndim == 2 else frame for frame in frames
+        ]
+        durations = [self.duration] * (len(frames) - 1) + [self.duration + 1000]
+        save_gif(frames, self.path, duration=durations)
+
+
+class LossPlot(keras.callbacks.Callback):
+    """At train end, draws ``losses.png`` from ``steps.csv`` (:class:`StepsCSV`'s).
+
+    Drawn from the file, so a resumed run's plot covers the whole run.
+    """
+
+    def __init__(self, steps: str | Path, path: str | Path):
+        super().__init__()
+        self.steps = Path(steps)
+        self.path = Path(path)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.steps.is_file() and self.steps.stat().st_size > 0:
+            plot_losses(self.steps, self.path)
+
+
+class FrechetEvaluation(keras.callbacks.Callback):
+    """Every ``every`` epochs, puts the Fréchet distance into the epoch's logs.
+
+    It must come before :class:`HistoryCSV` in the callback list (it writes into the
+    ``logs`` dict the later callbacks read), and HistoryCSV must be told the column
+    (``always=[FrechetEvaluation.KEY]``), since the first epoch may not be measured.
+    The same noise every time, so epochs compare without sampling noise between them.
+
+    Args:
+        generator: The generator, run in inference mode as a saved one is.
+        noise: The distribution of its input.
+        data: The reference images and the classifier's training data.
+        every: Measures after epochs ``every``, ``2 * every``, ...
+        count: Generated (and reference) images per measurement.
+        seed: Seeds the noise.
+    """
+
+    KEY = "frechet_distance"
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        noise: Noise,
+        data: EvaluationData,
+        every: int,
+        count: int = 10000,
+        seed: int = 0,
+        verbose: int = 1,
+    ):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"`every` must be at least 1. Received: every={every}")
+        self.generator = generator
+        self.noise = noise
+        self.data = data
+        self.every = every
+        self.count = min(count, len(data.reference))
+        self.seed = seed
+        self.verbose = verbose
+        self._statistics: tuple[np.ndarray, np.ndarray] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        from gan_cookbook.classifier import load_classifier
+        from gan_cookbook.evaluation import gaussian_statistics
+
+        self.extractor = load_classifier(self.data.training, verbose=self.verbose)
+        features, _ = self.extractor(self.data.reference[: self.count])
+        self._statistics = gaussian_statistics(features)
+        self._noise_batch = keras.ops.convert_to_numpy(
+            self.noise.sample(
+                (self.count, int(self.generator.input_shape[-1])), seed=self.seed
+            )
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if (epoch + 1) % self.every or logs is None:
+            return
+        from gan_cookbook.evaluation import (
+            frechet_distance_from_statistics,
+            gaussian_statistics,
+        )
+
+        images = self.generator.predict(self._noise_batch, batch_size=500, verbose=0)
+        features, _ = self.extractor(images)
+        logs[self.KEY] = frechet_distance_from_statistics(
+            *gaussian_statistics(features), *self._statistics
+        )

@@ -7,6 +7,9 @@ gan_cookbook.recipes.<name>`` call. A run folder ends up holding::
     samples/epoch_0001.png one grid per epoch, from one fixed noise batch
     history.csv            one row per epoch: losses, D's accuracies, timing
     checkpoints/           the newest checkpoint(s): everything a resume needs
+    steps.csv              one row per step: losses, D's accuracies
+    progress.gif           the epoch grids, one frame each
+    losses.png             D's and G's loss per step (smoothed) and per epoch
     generator.keras        loadable with keras.saving.load_model
     discriminator.keras
 
@@ -17,6 +20,7 @@ from the newest checkpoint exactly as the run would have gone on.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import shutil
@@ -32,7 +36,14 @@ import keras
 import numpy as np
 
 from gan_cookbook import backend
-from gan_cookbook.callbacks import HistoryCSV, SampleGrid
+from gan_cookbook.callbacks import (
+    FrechetEvaluation,
+    HistoryCSV,
+    LossPlot,
+    ProgressGIF,
+    SampleGrid,
+    StepsCSV,
+)
 from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError, stack
@@ -148,6 +159,8 @@ class Run:
     overwrite: bool = False
     epoch_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     history: keras.callbacks.History | None = None
+    evaluation: FrechetEvaluation | None = None
+    tensorboard: Path | None = None
 
     def cook(self) -> keras.callbacks.History:
         """Trains up to the recipe's epochs and writes the run folder.
@@ -158,7 +171,11 @@ class Run:
         if self.overwrite and self.out.exists():
             shutil.rmtree(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        history_csv = HistoryCSV(self.out / "history.csv")
+        always = []
+        if self.evaluation is not None:
+            always.append(FrechetEvaluation.KEY)
+        history_csv = HistoryCSV(self.out / "history.csv", always=always)
+        steps_csv = StepsCSV(self.out / "steps.csv")
         if self.resumed_from is None:
             (self.out / "recipe.json").write_text(json.dumps(self.settings(), indent=2))
         else:
@@ -167,16 +184,29 @@ class Run:
             for row in self.epoch_history:
                 logs = {key: value for key, value in row.items() if key != "epoch"}
                 history_csv.on_epoch_end(row["epoch"] - 1, logs)
-        recorders = [
-            SampleGrid(
-                self.generator,
-                self.sample_noise,
-                self.out / "samples",
-                columns=self.recipe.grid_size,
-            ),
+            progress = self.trainer.progress
+            truncate_steps(steps_csv.path, progress.epoch, progress.step)
+        grid = SampleGrid(
+            self.generator,
+            self.sample_noise,
+            self.out / "samples",
+            columns=self.recipe.grid_size,
+        )
+        recorders: list[keras.callbacks.Callback] = [grid]
+        if self.evaluation is not None:
+            # Before HistoryCSV: it adds its value to the logs HistoryCSV writes.
+            recorders.append(self.evaluation)
+        recorders += [
             history_csv,
+            steps_csv,
             _Checkpointer(self),
+            ProgressGIF(self.out / "samples", self.out / "progress.gif"),
+            LossPlot(self.out / "steps.csv", self.out / "losses.png"),
         ]
+        if self.tensorboard is not None:
+            from gan_cookbook.tensorboard import tensorboard_callbacks
+
+            recorders += tensorboard_callbacks(grid, self.tensorboard)
         with _StopOnSignals() as stopper:
             try:
                 self.history = self.trainer.fit(
@@ -260,6 +290,27 @@ class Run:
             *self.d_on_g.optimizer.variables,
         ]
         return sum(int(np.prod(variable.shape)) * 4 for variable in variables)
+
+
+def truncate_steps(path: Path, epoch: int, step: int) -> None:
+    """Keeps the rows of ``steps.csv`` up to a checkpoint's position.
+
+    The position is ``epoch`` epochs done and ``step`` steps into the next; rows
+    after it record steps a resumed run is about to redo.
+    """
+    if not path.is_file():
+        return
+    with path.open(newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows:
+        return
+    kept = [
+        row
+        for row in rows[1:]
+        if int(row[0]) <= epoch or (int(row[0]) == epoch + 1 and int(row[1]) <= step)
+    ]
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows([rows[0], *kept])
 
 
 def default_out(recipe: Recipe) -> Path:
@@ -351,6 +402,9 @@ def prepare(
     overwrite: bool = False,
     checkpoint_every: int = 1,
     keep_checkpoints: int = 1,
+    eval_every: int | None = None,
+    eval_count: int = 10000,
+    tensorboard: str | Path | None = None,
 ) -> Run:
     """Checks every setting, loads the data and builds the models; writes nothing.
 
@@ -375,6 +429,10 @@ def prepare(
         checkpoint_every: Write a checkpoint every this many epochs (and at the
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
+        eval_every: Adds the Fréchet distance of ``eval_count`` samples to
+            ``history.csv`` every ``eval_every`` epochs. Defaults to never.
+        eval_count: Images per measurement. Defaults to 10,000.
+        tensorboard: A folder for TensorBoard: epoch scalars and the sample grid.
 
     Raises:
         ValueError: a setting, the data or the run folder is not usable; the message
@@ -437,6 +495,15 @@ def prepare(
     sample_noise = keras.ops.convert_to_numpy(
         recipe.noise.sample((grid_count, recipe.noise_dim), seed=recipe.seed)
     )
+    if tensorboard is not None:
+        from gan_cookbook.tensorboard import check_installed
+
+        check_installed(tensorboard)
+    evaluation = None
+    if eval_every is not None:
+        evaluation = _frechet_evaluation(
+            generator, recipe, dataset, eval_every, eval_count, verbose
+        )
     run = Run(
         recipe=recipe,
         out=out,
@@ -451,7 +518,10 @@ def prepare(
         checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints,
         overwrite=overwrite,
+        evaluation=evaluation,
+        tensorboard=Path(tensorboard) if tensorboard is not None else None,
     )
+
     if resume:
         saved = json.loads((out / "recipe.json").read_text())
         changed = differences(saved, run.settings())
@@ -471,6 +541,34 @@ def prepare(
     samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
     check_disk(out, run.state_bytes() * (keep_checkpoints + 3) + samples + 2**20)
     return run
+
+
+def _frechet_evaluation(
+    generator: keras.Model,
+    recipe: Recipe,
+    dataset: Dataset,
+    every: int,
+    count: int,
+    verbose: int,
+) -> FrechetEvaluation:
+    """The ``--eval-every`` callback, its data loaded and checked before training."""
+    from gan_cookbook.classifier import check_labels
+    from gan_cookbook.quality import datasets_for_source, evaluation_data
+
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(
+            f"--eval-every must be an integer of at least 1. Received: {every!r}"
+        )
+    try:
+        training, test = datasets_for_source(dataset.source)
+    except ValueError:
+        # A source only the recipe knows how to load: measure on what trains.
+        training, test = dataset, None
+    check_labels(training)
+    data = evaluation_data(training, test, count, seed=recipe.seed)
+    return FrechetEvaluation(
+        generator, recipe.noise, data, every, count, recipe.seed, verbose
+    )
 
 
 def cook(recipe: Recipe, **options: Any) -> Run:

@@ -80,3 +80,44 @@ def save_grid(
     path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(path)
     return path
+
+
+def save_gif(
+    frames: list[np.ndarray],
+    path: str | Path,
+    duration: int | list[int] = 200,
+    scale: int = 1,
+) -> Path:
+    """Writes uint8 frames ``(height, width, 1 or 3)`` as a looping animated GIF.
+
+    Pillow folds identical consecutive frames into one that shows for their summed
+    duration, so a GIF may hold fewer frames than were given when some repeat.
+
+    Args:
+        frames: The pictures, all of one size.
+        path: The GIF to write; its folder is created.
+        duration: Milliseconds each frame shows, one value or one per frame.
+        scale: Integer upscaling of every frame (nearest neighbour). Defaults to 1.
+    """
+    if not frames:
+        raise ValueError("`frames` must hold at least one picture. Received: 0 frames")
+    pictures = []
+    for frame in frames:
+        frame = np.asarray(frame, dtype=np.uint8)
+        picture = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
+        if scale != 1:
+            picture = picture.resize(
+                (picture.width * scale, picture.height * scale),
+                Image.Resampling.NEAREST,
+            )
+        pictures.append(picture)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pictures[0].save(
+        path,
+        save_all=True,
+        append_images=pictures[1:],
+        duration=duration,
+        loop=0,
+    )
+    return path

@@ -1,0 +1,204 @@
+"""Loading what was cooked, drawing samples from it, and walking its noise space."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
+from gan_cookbook.loop import Noise
+from gan_cookbook.recipe import Recipe
+
+GENERATOR_FILE = "generator.keras"
+SETTINGS_FILE = "recipe.json"
+
+
+@dataclass
+class Cooked:
+    """A saved generator with what is known of how it was cooked.
+
+    Attributes:
+        generator: The loaded generator.
+        noise: The distribution of its input: the run's, the given recipe's, or the
+            default (uniform in [0, 1)) when neither is known.
+        folder: The run folder, or the model file's folder.
+        data_source: The training data's source as ``recipe.json`` names it, if known.
+        noise_known: Whether ``noise`` came from a run or a recipe, not the default.
+    """
+
+    generator: keras.Model
+    noise: Noise
+    folder: Path
+    data_source: str | None
+    noise_known: bool
+
+    @property
+    def noise_dim(self) -> int:
+        return int(self.generator.input_shape[-1])
+
+
+def load_cooked(run_or_model: str | Path, recipe: Recipe | None = None) -> Cooked:
+    """Loads a run folder's ``generator.keras``, or a ``.keras`` generator file.
+
+    The noise distribution comes from ``recipe`` when given, else from the
+    ``recipe.json`` of the run folder (or beside the model file).
+
+    Raises:
+        ValueError: no generator there, or one that is not noise in, images out.
+    """
+    path = Path(run_or_model)
+    if path.is_dir():
+        folder, model_path = path, path / GENERATOR_FILE
+        if not model_path.is_file():
+            raise ValueError(
+                f"{path}: is a folder without {GENERATOR_FILE}. Expected a run folder "
+                f"or a .keras generator file. Received: {path}"
+            )
+    elif path.is_file() and path.suffix == ".keras":
+        folder, model_path = path.parent, path
+    else:
+        raise ValueError(
+            f"RUN_OR_MODEL must be a run folder or a .keras generator file. "
+            f"Received: {path}" + ("" if path.exists() else " (does not exist)")
+        )
+    try:
+        generator = keras.saving.load_model(model_path, compile=False)
+    except Exception as error:  # noqa: BLE001 - any loading failure names the file
+        raise ValueError(
+            f"{model_path}: cannot be loaded as a Keras model "
+            f"({type(error).__name__}: {error})."
+        ) from None
+    input_shape = tuple(generator.input_shape)
+    if len(input_shape) != 2 or len(tuple(generator.output_shape)) != 4:
+        raise ValueError(
+            f"{model_path}: a generator takes noise (batch, noise_dim) and makes "
+            "images (batch, height, width, channels). Received: input "
+            f"{input_shape}, output "
+            f"{tuple(generator.output_shape)}"
+        )
+    settings = _read_settings(folder / SETTINGS_FILE)
+    data_source = settings.get("data", {}).get("source")
+    if recipe is not None:
+        noise, known = recipe.noise, True
+        data_source = recipe.load_data().source
+    elif "noise" in settings.get("recipe", {}):
+        noise, known = Noise(**settings["recipe"]["noise"]), True
+    else:
+        noise, known = Noise(), False
+    return Cooked(generator, noise, folder, data_source, known)
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
+    return settings if isinstance(settings, dict) else {}
+
+
+def draw_noise(noise: Noise, count: int, noise_dim: int, seed: int) -> np.ndarray:
+    """``count`` noise vectors, the same ones for the same seed."""
+    return keras.ops.convert_to_numpy(noise.sample((count, noise_dim), seed=seed))
+
+
+def sample(cooked: Cooked, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` images in [-1, 1] from the generator in inference mode."""
+    if count < 1:
+        raise ValueError(f"`n` must be at least 1. Received: n={count}")
+    noise = draw_noise(cooked.noise, count, cooked.noise_dim, seed)
+    return np.asarray(cooked.generator.predict(noise, batch_size=500, verbose=0))
+
+
+def save_samples(
+    cooked: Cooked,
+    out: str | Path,
+    count: int = 64,
+    seed: int = 0,
+    npz: str | Path | None = None,
+    columns: int | None = None,
+    scale: int = 1,
+) -> np.ndarray:
+    """Draws ``count`` images to a grid PNG and, if asked, to an ``.npz`` (``x``:
+    uint8 images, ``noise``: the vectors they came from)."""
+    noise = draw_noise(cooked.noise, count, cooked.noise_dim, seed)
+    images = np.asarray(cooked.generator.predict(noise, batch_size=500, verbose=0))
+    save_grid(images, out, columns=columns, scale=scale)
+    if npz is not None:
+        npz = Path(npz)
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(npz, x=to_uint8(images), noise=noise)
+    return images
+
+
+def walk(noise: Noise, start: np.ndarray, end: np.ndarray, frames: int) -> np.ndarray:
+    """``frames`` points from ``start`` towards ``end`` (``end`` itself excluded).
+
+    Uniform noise walks in a straight line, which stays inside its box. Normal noise
+    walks along the great circle around the mean (spherical interpolation): a straight
+    line's midpoints have a smaller norm than the generator ever saw in training.
+    """
+    fractions = np.arange(frames) / frames
+    if noise.distribution == "uniform":
+        return start + fractions[:, None, None] * (end - start)
+    a, b = start - noise.mean, end - noise.mean
+    cosine = np.sum(a * b, axis=-1) / (
+        np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    )
+    angle = np.arccos(np.clip(cosine, -1, 1))[None, :, None]
+    sine = np.sin(angle)
+    t = fractions[:, None, None]
+    # Where the two points are (almost) parallel, the straight line is the arc.
+    safe = sine > 1e-6
+    weight_a = np.where(safe, np.sin((1 - t) * angle) / np.where(safe, sine, 1), 1 - t)
+    weight_b = np.where(safe, np.sin(t * angle) / np.where(safe, sine, 1), t)
+    return noise.mean + weight_a * a + weight_b * b
+
+
+def save_interpolation(
+    cooked: Cooked,
+    out: str | Path,
+    walks: int = 16,
+    points: int = 4,
+    frames: int = 12,
+    seed: int = 0,
+    duration: int = 80,
+    scale: int = 2,
+) -> int:
+    """A GIF of ``walks`` walks side by side, each through ``points`` random noise
+    points and back to its first, ``frames`` frames from one point to the next.
+
+    Returns:
+        The number of frames written.
+    """
+    for name, value, low in (
+        ("walks", walks, 1),
+        ("points", points, 2),
+        ("frames", frames, 1),
+    ):
+        if value < low:
+            raise ValueError(
+                f"`{name}` must be at least {low}. Received: {name}={value}"
+            )
+    anchors = draw_noise(cooked.noise, walks * points, cooked.noise_dim, seed).reshape(
+        points, walks, cooked.noise_dim
+    )
+    path_points = np.concatenate(
+        [
+            walk(cooked.noise, anchors[index], anchors[(index + 1) % points], frames)
+            for index in range(points)
+        ]
+    ).astype(np.float32)
+    images = cooked.generator.predict(
+        path_points.reshape(-1, cooked.noise_dim), batch_size=500, verbose=0
+    )
+    images = np.asarray(images).reshape(len(path_points), walks, *images.shape[1:])
+    grids = [make_grid(frame_images) for frame_images in images]
+    save_gif(grids, out, duration=duration, scale=scale)
+    return len(grids)
