@@ -15,6 +15,7 @@ from gan_cookbook import recipes
 from gan_cookbook.callbacks import FrechetEvaluation
 from gan_cookbook.cook import Run, RunStopped, prepare
 from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
+from gan_cookbook.loop import ENGINES
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 if TYPE_CHECKING:
@@ -78,6 +79,14 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--overwrite",
             is_flag=True,
             help="Replace the run already in --out (only a folder with recipe.json).",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default="classic",
+            show_default=True,
+            help="classic: the compiled fake batch and two train_on_batch calls a "
+            "step; fused: the same step as one compiled call (KERAS_BACKEND=jax).",
         ),
         click.option(
             "--checkpoint-every",
@@ -166,6 +175,8 @@ def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) ->
     for name in (*names, "tensorboard"):
         if options.get(name) is not None:
             words += [f"--{name.replace('_', '-')}", str(options[name])]
+    if options.get("engine", "classic") != "classic":
+        words += ["--engine", options["engine"]]
     if options.get("skip_bad_images"):
         words.append("--skip-bad-images")
     for name in ("checkpoint_every", "keep_checkpoints"):

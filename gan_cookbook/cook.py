@@ -402,6 +402,7 @@ def prepare(
     overwrite: bool = False,
     checkpoint_every: int = 1,
     keep_checkpoints: int = 1,
+    engine: str = "classic",
     eval_every: int | None = None,
     eval_count: int = 10000,
     tensorboard: str | Path | None = None,
@@ -429,6 +430,8 @@ def prepare(
         checkpoint_every: Write a checkpoint every this many epochs (and at the
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
+        engine: ``"classic"`` or ``"fused"`` (JAX only): see
+            :class:`~gan_cookbook.loop.GANTrainer`. Defaults to ``"classic"``.
         eval_every: Adds the Fréchet distance of ``eval_count`` samples to
             ``history.csv`` every ``eval_every`` epochs. Defaults to never.
         eval_count: Images per measurement. Defaults to 10,000.
@@ -489,7 +492,9 @@ def prepare(
     # G is compiled with the optimizer that trains it inside d_on_g, so that
     # generator.keras carries that optimizer's state.
     generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
-    trainer = GANTrainer(generator, discriminator, d_on_g, recipe.noise, recipe.seed)
+    trainer = GANTrainer(
+        generator, discriminator, d_on_g, recipe.noise, recipe.seed, engine=engine
+    )
     trainer.check_images(dataset.images)
     grid_count = recipe.grid_size**2
     sample_noise = keras.ops.convert_to_numpy(

@@ -35,3 +35,23 @@ def test_loop_on_backend(backend):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_fused_engine_cooks_end_to_end_on_jax(tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook", "cook", "mnist", "--limit", "64",
+         "--batch-size", "32", "--epochs", "2", "--engine", "fused", "--quiet",
+         "--out", str(out)],
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    settings = (out / "recipe.json").read_text()
+    assert '"backend": "jax"' in settings
+    assert (out / "generator.keras").is_file()
+    assert (out / "history.csv").read_text().count("\n") == 3

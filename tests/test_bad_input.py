@@ -7,6 +7,7 @@ import json
 import shutil
 from collections import namedtuple
 
+import keras
 import pytest
 from click.testing import CliRunner
 
@@ -139,3 +140,10 @@ def test_python_api_checks_counts(tmp_path):
     with pytest.raises(ValueError, match="Received: keep_checkpoints=0"):
         cook(recipes.get("mnist"), out=tmp_path / "a", keep_checkpoints=0)
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="fused runs on JAX")
+def test_fused_engine_needs_jax():
+    result = invoke("cook", "mnist", *QUICK, "--engine", "fused")
+    assert result.exit_code == 2
+    assert "runs on the JAX backend only" in " ".join(result.output.split())
