@@ -1,4 +1,5 @@
-"""Runs the loop's tests on every other installed Keras backend, one process each.
+"""Runs the loop's tests and the exact-resume test on every other installed Keras
+backend, one process each.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
@@ -27,7 +28,8 @@ def test_loop_on_backend(backend):
     environment = {**os.environ, "KERAS_BACKEND": backend}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(TESTS / "test_loop.py")],
+         str(TESTS / "test_loop.py"),
+         f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],
         env=environment,
         capture_output=True,
         text=True,
