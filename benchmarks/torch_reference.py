@@ -142,29 +142,40 @@ class ReferenceGAN:
             self._labels[batch_size] = (torch.cat([ones, zeros]), ones)
         return self._labels[batch_size]
 
-    def train_step(self, real_images: torch.Tensor) -> dict[str, float]:
-        """One D update on real and fake images, then one G update through D."""
-        batch_size = real_images.shape[0]
-        d_labels, g_labels = self._labels_for(batch_size)
-
+    def make_fakes(self, real_images: torch.Tensor) -> torch.Tensor:
+        """Real images followed by as many fakes from G in training mode."""
         with torch.no_grad():
-            noise = torch.rand(batch_size, self.noise_dim, device=self.device)
+            noise = torch.rand(real_images.shape[0], self.noise_dim, device=self.device)
             fakes = self.run_generator(noise)
-        images = torch.cat([real_images, fakes])
-        self.discriminator_optimizer.zero_grad(set_to_none=True)
-        d_loss = self.loss(self.run_discriminator(images), d_labels)
-        d_loss.backward()
-        self.discriminator_optimizer.step()
+        return torch.cat([real_images, fakes])
 
+    def discriminator_step(self, images: torch.Tensor) -> torch.Tensor:
+        """Trains D on real then fake images (labels 1 and 0); returns the loss."""
+        d_labels, _ = self._labels_for(images.shape[0] // 2)
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(self.run_discriminator(images), d_labels)
+        loss.backward()
+        self.discriminator_optimizer.step()
+        return loss
+
+    def generator_step(self, batch_size: int) -> torch.Tensor:
+        """Trains G through D on fresh noise labelled 1; D's weights do not move."""
+        _, g_labels = self._labels_for(batch_size)
         # D is frozen for G's update: no gradient for its weights, as in d_on_g.
         self.discriminator.requires_grad_(False)
         self.generator_optimizer.zero_grad(set_to_none=True)
         noise = torch.rand(batch_size, self.noise_dim, device=self.device)
-        g_loss = self.loss(self.run_discriminator(self.run_generator(noise)), g_labels)
-        g_loss.backward()
+        loss = self.loss(self.run_discriminator(self.run_generator(noise)), g_labels)
+        loss.backward()
         self.generator_optimizer.step()
         self.discriminator.requires_grad_(True)
+        return loss
 
+    def train_step(self, real_images: torch.Tensor) -> dict[str, float]:
+        """One D update on real and fake images, then one G update through D."""
+        d_loss = self.discriminator_step(self.make_fakes(real_images))
+        g_loss = self.generator_step(real_images.shape[0])
+        # The host fetch that train_on_batch makes for its logs, and the step's sync.
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 
 
