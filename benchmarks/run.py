@@ -4,8 +4,8 @@ Each case runs in its own process (Keras fixes its backend per process), and the
 run in turn, batch size by batch size, so that ours and the reference see the same
 machine load; with ``--rounds R`` the whole sweep repeats R times, in reverse order
 every other round, and the table gives the median over rounds. Writes the table to
-``benchmarks/RESULTS.md``, in the section for the device it ran on (CPU or GPU),
-leaving the other section as it was.
+``benchmarks/RESULTS.md``, in the section for the device it ran on (CPU or GPU, and
+the ``--threads`` setting), leaving the other sections as they were.
 
     python benchmarks/run.py                       # the default: a short run
     python benchmarks/run.py --steps 200 --rounds 3 --torch-compile
@@ -18,6 +18,7 @@ import datetime
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,10 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BACKENDS = ("tensorflow", "jax", "torch")
 REFERENCE = "plain PyTorch eager"
-MARKERS = {
-    kind: (f"<!-- {kind} results start -->", f"<!-- {kind} results end -->")
-    for kind in ("cpu", "gpu")
-}
+SECTION = re.compile(r"<!-- (\S+) results start -->.*?<!-- \1 results end -->", re.S)
+# The thread pools each framework sizes from the environment: OpenMP and MKL (PyTorch)
+# and TensorFlow's own two pools. XLA on the CPU (JAX) has no such switch.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+def markers(key: str) -> tuple[str, str]:
+    return f"<!-- {key} results start -->", f"<!-- {key} results end -->"
 
 
 def run_case(case: str, batch_size: int, arguments: argparse.Namespace) -> dict:
@@ -44,6 +54,8 @@ def run_case(case: str, batch_size: int, arguments: argparse.Namespace) -> dict:
     if arguments.limit:
         timing += ["--limit", str(arguments.limit)]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if arguments.threads:
+        environment.update(dict.fromkeys(THREAD_VARIABLES, str(arguments.threads)))
     if case.startswith("Keras on "):
         backend = case.removeprefix("Keras on ")
         command = [sys.executable, "-m", "gan_cookbook", "bench", "mnist", *timing]
@@ -99,6 +111,7 @@ def table(results: dict[tuple[str, int], list[dict]], cases: list[str]) -> str:
 
 
 def section(
+    key: str,
     kind: str,
     results: dict[tuple[str, int], list[dict]],
     cases: list[str],
@@ -116,16 +129,24 @@ def section(
         versions.append(f"{machine['framework']} {machine['framework_version']}")
     versions = list(dict.fromkeys(versions))
     title = "CPU" if kind == "cpu" else f"GPU: {device}"
+    if arguments.threads:
+        title += f", {arguments.threads} thread(s) per framework"
     note = (
         f"A CPU run: {any_machine['cpu']}, {any_machine['cpu_cores']} cores, "
         "shared with other work while it ran, so single figures are noisy; the "
         "cases ran interleaved and the ratios compare neighbours in time."
+        + (
+            f" {', '.join(THREAD_VARIABLES)} were set to {arguments.threads} "
+            "(JAX's XLA has no such setting and used its default)."
+            if arguments.threads
+            else " Each framework used its default thread pools."
+        )
         if kind == "cpu"
         else f"{device}; host CPU {any_machine['cpu']}, "
         f"{any_machine['cpu_cores']} cores."
     )
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    start, end = MARKERS[kind]
+    start, end = markers(key)
     return "\n".join(
         [
             start,
@@ -145,8 +166,8 @@ def section(
     )
 
 
-def write_results(path: Path, kind: str, text: str) -> None:
-    """Replaces this device kind's section of ``path``, keeping the other one."""
+def write_results(path: Path, key: str, text: str) -> None:
+    """Replaces the section ``key`` of ``path``, keeping the others."""
     header = (
         "# Benchmark results\n\n"
         "The cooking DCGAN's training step on MNIST (one D update on real and fake "
@@ -160,23 +181,24 @@ def write_results(path: Path, kind: str, text: str) -> None:
     )
     sections = {}
     if path.exists():
-        old = path.read_text()
-        for other, (start, end) in MARKERS.items():
-            if start in old and end in old:
-                sections[other] = old[old.index(start) : old.index(end) + len(end)]
-    sections[kind] = text
-    if "gpu" not in sections:
+        for match in SECTION.finditer(path.read_text()):
+            sections[match.group(1)] = match.group(0)
+    sections[key] = text
+    if not any(name.startswith("gpu") for name in sections):
+        start, end = markers("gpu")
         sections["gpu"] = "\n".join(
             [
-                MARKERS["gpu"][0],
+                start,
                 "## GPU",
                 "",
                 "Not measured yet: run `python benchmarks/run.py` on a machine with "
                 "a GPU, which fills in this section.",
-                MARKERS["gpu"][1],
+                end,
             ]
         )
-    body = "\n\n".join(sections[name] for name in ("cpu", "gpu") if name in sections)
+    # CPU sections first, each kind's default threads before set ones.
+    order = sorted(sections, key=lambda name: (name.startswith("gpu"), name))
+    body = "\n\n".join(sections[name] for name in order)
     path.write_text(f"{header}\n{body}\n")
 
 
@@ -198,8 +220,15 @@ def main() -> None:
     parser.add_argument(
         "--torch-compile", action="store_true", help="also time torch.compile"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads per framework (OpenMP, MKL, TensorFlow); default: theirs",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="Markdown file")
     arguments = parser.parse_args()
+    if arguments.threads is not None and arguments.threads < 1:
+        parser.error(f"--threads must be at least 1. Received: {arguments.threads}")
     if arguments.steps < 1 or arguments.warmup < 0 or arguments.rounds < 1:
         parser.error(
             "--steps and --rounds must be at least 1, --warmup at least 0. "
@@ -237,8 +266,9 @@ def main() -> None:
                 )
     command = " ".join(["python", "benchmarks/run.py", *sys.argv[1:]])
     kind = "gpu" if gpu else "cpu"
-    text = section(kind, results, cases, arguments, command)
-    write_results(arguments.out, kind, text)
+    key = kind + (f"-threads-{arguments.threads}" if arguments.threads else "")
+    text = section(key, kind, results, cases, arguments, command)
+    write_results(arguments.out, key, text)
     print(f"\n{text}\n\nWritten to {arguments.out}")
 
 
