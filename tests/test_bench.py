@@ -137,3 +137,31 @@ def test_reference_step_trains_each_model_in_its_own_phase():
     logs = gan.train_step(real)
     assert set(logs) == {"d_loss", "g_loss"}
     assert all(math.isfinite(value) for value in logs.values())
+
+
+def test_bench_backend_option_reruns_on_another_backend(monkeypatch):
+    import keras
+
+    from gan_cookbook import cli
+
+    other = next(name for name in cli.BACKENDS if name != keras.backend.backend())
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
+    calls = []
+
+    def fake_run(command, env, **options):
+        calls.append((command, env["KERAS_BACKEND"]))
+        return cli.subprocess.CompletedProcess(command, 0, "figures\n", "")
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    result = invoke(
+        "bench", "mnist", "--backend", other, "--steps", 7, "--batch-size", 32,
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == "figures\n"
+    [(command, backend)] = calls
+    assert backend == other
+    assert command[1:] == [
+        "-m", "gan_cookbook", "bench", "mnist", "--steps", "7", "--warmup", "5",
+        "--batch-size", "32", "--json",
+    ]  # fmt: skip
