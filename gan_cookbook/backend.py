@@ -6,6 +6,8 @@ Imports here are lazy, so only the backend Keras runs on is ever imported.
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import Callable
 from typing import Any
 
@@ -172,3 +174,65 @@ def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
         return logs
 
     return call
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as the operating system reports it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux: fall back on what the platform module knows
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_device() -> dict[str, Any]:
+    """What Keras computes on: backend, its framework's version, CPU and accelerator.
+
+    Returns:
+        A dict with ``backend`` (Keras' backend name), ``framework`` and
+        ``framework_version`` (the library behind it), ``device`` (``"gpu"`` or
+        ``"cpu"``: where Keras puts its tensors), ``accelerator`` (the GPU's name, or
+        ``None``), ``cpu`` (the CPU's model name) and ``cpu_cores`` (the cores this
+        process may use).
+    """
+    name = keras.backend.backend()
+    accelerator = None
+    framework, version = name, "unknown"
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        version = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            accelerator = details.get("device_name", gpus[0].name)
+    elif name == "jax":
+        import jax
+
+        version = jax.__version__
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            accelerator = device.device_kind
+    elif name == "torch":
+        import torch
+
+        version = torch.__version__
+        # Keras on PyTorch puts its tensors on the first CUDA device when there is one.
+        if torch.cuda.is_available():
+            accelerator = torch.cuda.get_device_name(0)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        cores = os.cpu_count() or 1
+    return {
+        "backend": name,
+        "framework": framework,
+        "framework_version": version,
+        "device": "cpu" if accelerator is None else "gpu",
+        "accelerator": accelerator,
+        "cpu": cpu_name(),
+        "cpu_cores": cores,
+    }

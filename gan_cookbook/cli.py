@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,6 +16,7 @@ import click
 import keras
 
 from gan_cookbook import recipes
+from gan_cookbook.bench import DEFAULT_STEPS, DEFAULT_WARMUP, benchmark, format_result
 from gan_cookbook.callbacks import FrechetEvaluation
 from gan_cookbook.cook import Run, RunStopped, prepare
 from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
@@ -487,3 +492,113 @@ def evaluate(
     click.echo(f"{metrics['n']} generated images against {metrics['reference']}")
     click.echo(table(metrics))
     click.echo(f"Written to {out} ({metrics['seconds']:.1f} s)")
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@main.command()
+@click.argument("recipe")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=DEFAULT_STEPS,
+    show_default=True,
+    help="Timed steps.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Real images per step.  [default: the recipe's]",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WARMUP,
+    show_default=True,
+    help="Steps run before timing (tracing and compiling).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Put only the first N images on the device.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    help="Keras backend to time, run in a fresh process.  "
+    "[default: KERAS_BACKEND's, else tensorflow]",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="classic",
+    show_default=True,
+    help="The step to time: classic, or fused (JAX).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(
+    recipe: str,
+    steps: int,
+    batch_size: int | None,
+    warmup: int,
+    limit: int | None,
+    backend: str | None,
+    engine: str,
+    as_json: bool,
+) -> None:
+    """Time RECIPE's training step: ms per step and images per second.
+
+    Prepares the recipe's data and models as `cook` does, in a temporary folder,
+    runs --warmup steps, then times --steps steps one by one. Keras picks its
+    backend when it is first imported, from KERAS_BACKEND; --backend runs the
+    benchmark in a fresh process with KERAS_BACKEND set to it.
+    """
+    if backend is not None and backend != keras.backend.backend():
+        rerun_on_backend(
+            backend,
+            ["bench", recipe, "--steps", str(steps), "--warmup", str(warmup)]
+            + ["--engine", engine]
+            + (["--batch-size", str(batch_size)] if batch_size else [])
+            + (["--limit", str(limit)] if limit else [])
+            + (["--json"] if as_json else []),
+        )
+        return
+    try:
+        result = benchmark(
+            resolve_recipe(recipe),
+            steps=steps,
+            batch_size=batch_size,
+            warmup=warmup,
+            limit=limit,
+            engine=engine,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(json.dumps(result, indent=2) if as_json else format_result(result))
+
+
+def rerun_on_backend(backend: str, arguments: Sequence[str]) -> None:
+    """Runs ``gan-cookbook ARGUMENTS`` in a fresh process on another Keras backend.
+
+    Keras reads KERAS_BACKEND once, when it is imported, and this process has
+    imported it already; only a new interpreter can run on another backend.
+    """
+    if importlib.util.find_spec(backend) is None:
+        installed = [name for name in BACKENDS if importlib.util.find_spec(name)]
+        raise click.UsageError(
+            f"--backend {backend}: {backend} is not installed. "
+            f"Received: --backend {backend}; installed: {', '.join(installed)}"
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook", *arguments],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+    )
+    click.echo(result.stdout, nl=False)
+    if result.stderr:
+        click.echo(result.stderr, nl=False, err=True)
+    if result.returncode:
+        sys.exit(result.returncode)

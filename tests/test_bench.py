@@ -1,0 +1,167 @@
+"""The benchmark: its figures, its command, and the plain PyTorch reference's model."""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gan_cookbook import recipes
+from gan_cookbook.bench import benchmark
+from gan_cookbook.cli import main
+from gan_cookbook.models import cooking_discriminator, cooking_generator
+
+ROOT = Path(__file__).parent.parent
+TINY = {"steps": 3, "warmup": 1, "batch_size": 16, "limit": 64}
+
+
+def invoke(*arguments):
+    return CliRunner().invoke(main, [str(argument) for argument in arguments])
+
+
+def test_benchmark_gives_sane_figures_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = benchmark(recipes.get("mnist"), **TINY)
+
+    assert list(tmp_path.iterdir()) == []  # no runs/ folder, nothing at all
+    assert result["batch_size"] == 16 and result["steps"] == 3
+    assert result["images"] == 64 and len(result["step_ms"]) == 3
+    assert 0 < result["ms_per_step_min"] <= result["ms_per_step_median"]
+    assert result["ms_per_step_min"] <= result["ms_per_step_mean"]
+    assert result["images_per_second"] == pytest.approx(
+        16 / result["ms_per_step_median"] * 1000
+    )
+    machine = result["machine"]
+    assert machine["backend"] in ("tensorflow", "jax", "torch")
+    assert machine["device"] in ("cpu", "gpu") and machine["cpu_cores"] >= 1
+    assert machine["keras_version"] and machine["framework_version"]
+
+
+def test_benchmark_refuses_bad_settings():
+    with pytest.raises(ValueError, match="Received: steps=0"):
+        benchmark(recipes.get("mnist"), steps=0)
+    with pytest.raises(ValueError, match="Received: warmup=-1"):
+        benchmark(recipes.get("mnist"), warmup=-1)
+
+
+def test_bench_command_prints_the_figures_and_the_machine():
+    result = invoke(
+        "bench", "mnist", "--steps", 2, "--warmup", 1, "--batch-size", 16,
+        "--limit", 32, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output[result.output.index("{") :])
+    assert figures["batch_size"] == 16 and math.isfinite(figures["images_per_second"])
+
+    result = invoke(
+        "bench", "mnist", "--steps", 2, "--warmup", 0, "--batch-size", 16,
+        "--limit", 32,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "ms per step   median" in result.output
+    assert "images/s" in result.output
+    assert "machine" in result.output and "Keras " in result.output
+
+
+def test_bench_command_refuses_bad_input_with_usage_errors():
+    result = invoke("bench", "mnist", "--batch-size", 64, "--limit", 32)
+    assert result.exit_code == 2
+    assert "--batch-size 64 is larger than the 32" in result.output
+
+    result = invoke("bench", "mnist", "--steps", 0)
+    assert result.exit_code == 2 and "--steps" in result.output
+
+    result = invoke("bench", "no_such_recipe")
+    assert result.exit_code == 2 and "Unknown recipe" in result.output
+
+
+def load_reference():
+    pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location(
+        "torch_reference", ROOT / "benchmarks" / "torch_reference.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["torch_reference"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_models_have_the_keras_models_sizes():
+    reference = load_reference()
+    # Keras counts BatchNorm's moving mean and variance too: 4 numbers a feature.
+    assert reference.parameter_count(reference.Generator(10)) == 182_145
+    assert cooking_generator(10).count_params() == 182_145
+    assert reference.parameter_count(reference.Discriminator()) == 212_865
+    assert cooking_discriminator().count_params() == 212_865
+
+
+def test_reference_step_trains_each_model_in_its_own_phase():
+    reference = load_reference()
+    import torch
+
+    gan = reference.ReferenceGAN(device="cpu", seed=0)
+    real = torch.from_numpy(reference.load_images(16))
+
+    def snapshot(module):
+        return {
+            name: tensor.detach().clone()
+            for name, tensor in module.state_dict().items()
+            if not name.endswith("num_batches_tracked")
+        }
+
+    def changed(before, module):
+        after = snapshot(module)
+        return {name for name in before if not torch.equal(before[name], after[name])}
+
+    generator = snapshot(gan.generator)
+    images = gan.make_fakes(real)
+    assert images.shape == (32, 1, 28, 28)
+    # Fakes come from training mode: G's BatchNorm statistics move, its weights don't.
+    moved = changed(generator, gan.generator)
+    assert moved and all("running" in name for name in moved)
+
+    generator, discriminator = snapshot(gan.generator), snapshot(gan.discriminator)
+    gan.discriminator_step(images)
+    assert changed(discriminator, gan.discriminator) == set(discriminator)
+    assert changed(generator, gan.generator) == set()
+
+    generator, discriminator = snapshot(gan.generator), snapshot(gan.discriminator)
+    gan.generator_step(16)
+    assert changed(generator, gan.generator) == set(generator)
+    assert changed(discriminator, gan.discriminator) == set()
+    assert all(parameter.requires_grad for parameter in gan.discriminator.parameters())
+
+    logs = gan.train_step(real)
+    assert set(logs) == {"d_loss", "g_loss"}
+    assert all(math.isfinite(value) for value in logs.values())
+
+
+def test_bench_backend_option_reruns_on_another_backend(monkeypatch):
+    import keras
+
+    from gan_cookbook import cli
+
+    other = next(name for name in cli.BACKENDS if name != keras.backend.backend())
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
+    calls = []
+
+    def fake_run(command, env, **options):
+        calls.append((command, env["KERAS_BACKEND"]))
+        return cli.subprocess.CompletedProcess(command, 0, "figures\n", "")
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    result = invoke(
+        "bench", "mnist", "--backend", other, "--steps", 7, "--batch-size", 32,
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == "figures\n"
+    [(command, backend)] = calls
+    assert backend == other
+    assert command[1:] == [
+        "-m", "gan_cookbook", "bench", "mnist", "--steps", "7", "--warmup", "5",
+        "--engine", "classic", "--batch-size", "32", "--json",
+    ]  # fmt: skip
