@@ -282,14 +282,9 @@ class Run:
         }
 
     def state_bytes(self) -> int:
-        """The size of one checkpoint's arrays."""
-        variables = [
-            *self.generator.variables,
-            *self.discriminator.variables,
-            *self.discriminator.optimizer.variables,
-            *self.d_on_g.optimizer.variables,
-        ]
-        return sum(int(np.prod(variable.shape)) * 4 for variable in variables)
+        """The size of one checkpoint's arrays (float32), optimizer slots included."""
+        groups = self.trainer.state_variables().values()
+        return sum(int(np.prod(v.shape)) * 4 for group in groups for v in group)
 
 
 def truncate_steps(path: Path, epoch: int, step: int) -> None:

@@ -468,7 +468,8 @@ class GANTrainer:
             self.d_on_g.optimizer.build(self.d_on_g.trainable_variables)
         self.discriminator.trainable = True
 
-    def _state_variables(self) -> dict[str, list[Any]]:
+    def state_variables(self) -> dict[str, list[Any]]:
+        """The variables a checkpoint holds, by group, the optimizers' built first."""
         self.build_optimizers()
         return {
             "generator": list(self.generator.variables),
@@ -486,7 +487,7 @@ class GANTrainer:
         and shuffling generators' states and :attr:`progress`.
         """
         arrays = {}
-        for group, variables in self._state_variables().items():
+        for group, variables in self.state_variables().items():
             for index, variable in enumerate(variables):
                 arrays[f"{group}/{index:04d}"] = ops.convert_to_numpy(variable)
         in_epoch = self.progress.step > 0
@@ -517,7 +518,7 @@ class GANTrainer:
                 Defaults to True.
         """
         arrays = state["arrays"]
-        groups = self._state_variables()
+        groups = self.state_variables()
         groups["shuffle_seed"] = [self._shuffle_seed.state]
         for group, variables in groups.items():
             saved = sorted(key for key in arrays if key.startswith(f"{group}/"))
