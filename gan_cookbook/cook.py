@@ -436,7 +436,6 @@ def prepare(
         ValueError: a setting, the data or the run folder is not usable; the message
             names it.
     """
-    _check_count("limit", limit)
     _check_count("checkpoint_every", checkpoint_every)
     _check_count("keep_checkpoints", keep_checkpoints)
     recipe = recipe.replace(epochs=epochs, batch_size=batch_size, seed=seed)
