@@ -57,6 +57,7 @@ def benchmark(
     warmup: int = DEFAULT_WARMUP,
     limit: int | None = None,
     engine: str = "classic",
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Times ``recipe``'s training step on the running Keras backend.
 
@@ -72,10 +73,12 @@ def benchmark(
         limit: Use the first ``limit`` images only (steps cycle over them).
             Defaults to all.
         engine: ``"classic"`` or ``"fused"`` (JAX only). Defaults to ``"classic"``.
+        precision: ``"float32"`` or ``"mixed_bfloat16"``. Defaults to the recipe's.
 
     Returns:
-        A dict: ``recipe``, ``batch_size``, ``steps``, ``warmup``, ``images`` (the
-        training images on the device), ``ms_per_step_median`` and
+        A dict: ``recipe``, ``engine``, ``precision``, ``batch_size``, ``steps``,
+        ``warmup``, ``images`` (the training images on the device),
+        ``ms_per_step_median`` and
         ``ms_per_step_mean`` (over the timed steps, each timed on its own),
         ``ms_per_step_min``, ``images_per_second`` (real images per step over the
         median step's seconds), ``images_per_second_overall`` (real images over the
@@ -95,6 +98,7 @@ def benchmark(
             limit=limit,
             verbose=0,
             engine=engine,
+            precision=precision,
         )
         trainer = run.trainer
         batch_size = run.recipe.batch_size
@@ -117,6 +121,7 @@ def benchmark(
     return {
         "recipe": run.recipe.name,
         "engine": engine,
+        "precision": run.recipe.precision,
         "batch_size": batch_size,
         "steps": steps,
         "warmup": warmup,
@@ -147,7 +152,8 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"{result['recipe']}, batch {result['batch_size']}, "
-            f"{result['machine']['backend']} backend, {result['engine']} engine: "
+            f"{result['machine']['backend']} backend, {result['engine']} engine, "
+            f"{result['precision']}: "
             f"{result['steps']} timed steps after {result['warmup']} warm-up steps "
             f"on {result['images']} images",
             f"  ms per step   median {result['ms_per_step_median']:.2f}, "

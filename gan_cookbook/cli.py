@@ -21,6 +21,7 @@ from gan_cookbook.callbacks import FrechetEvaluation
 from gan_cookbook.cook import Run, RunStopped, prepare
 from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
 from gan_cookbook.loop import ENGINES
+from gan_cookbook.models import PRECISIONS
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 if TYPE_CHECKING:
@@ -44,6 +45,12 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--seed",
             type=click.IntRange(min=0),
             help="Seeds weights, noise and shuffling.  [default: the recipe's]",
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(PRECISIONS),
+            help="Keras dtype policy of the models: float32, or mixed_bfloat16 "
+            "(bfloat16 arithmetic, float32 weights).  [default: the recipe's]",
         ),
         click.option(
             "--out",
@@ -176,8 +183,8 @@ def cook_recipe(
 def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) -> str:
     """The exact command line that resumes ``run``."""
     words = [*command, "--out", str(run.out), "--resume"]
-    names = ("epochs", "batch_size", "seed", "limit", "data", "resize", "eval_every")
-    for name in (*names, "tensorboard"):
+    names = ("epochs", "batch_size", "seed", "precision", "limit", "data", "resize")
+    for name in (*names, "eval_every", "tensorboard"):
         if options.get(name) is not None:
             words += [f"--{name.replace('_', '-')}", str(options[name])]
     if options.get("engine", "classic") != "classic":
@@ -537,6 +544,11 @@ BACKENDS = ("tensorflow", "jax", "torch")
     show_default=True,
     help="The step to time: classic, or fused (JAX).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    help="Keras dtype policy of the models.  [default: the recipe's]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench(
     recipe: str,
@@ -546,6 +558,7 @@ def bench(
     limit: int | None,
     backend: str | None,
     engine: str,
+    precision: str | None,
     as_json: bool,
 ) -> None:
     """Time RECIPE's training step: ms per step and images per second.
@@ -560,6 +573,7 @@ def bench(
             backend,
             ["bench", recipe, "--steps", str(steps), "--warmup", str(warmup)]
             + ["--engine", engine]
+            + (["--precision", precision] if precision else [])
             + (["--batch-size", str(batch_size)] if batch_size else [])
             + (["--limit", str(limit)] if limit else [])
             + (["--json"] if as_json else []),
@@ -573,6 +587,7 @@ def bench(
             warmup=warmup,
             limit=limit,
             engine=engine,
+            precision=precision,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

@@ -48,6 +48,7 @@ from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_chec
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError, stack
 from gan_cookbook.metrics import discriminator_metrics
+from gan_cookbook.models import precision_scope
 from gan_cookbook.recipe import Recipe
 
 # Settings a resumed run must share with the saved one (epochs and the optimizers'
@@ -59,6 +60,7 @@ RESUME_SETTINGS = (
     ("recipe", "noise_dim"),
     ("recipe", "noise"),
     ("recipe", "channels"),
+    ("recipe", "precision"),
     ("recipe", "loss"),
     ("recipe", "batch_size"),
     ("recipe", "grid_size"),
@@ -387,6 +389,7 @@ def prepare(
     epochs: int | None = None,
     batch_size: int | None = None,
     seed: int | None = None,
+    precision: str | None = None,
     limit: int | None = None,
     data: str | Path | None = None,
     resize: str | None = None,
@@ -411,6 +414,8 @@ def prepare(
             continue to).
         batch_size: Overrides the recipe's batch size.
         seed: Overrides the recipe's seed.
+        precision: Overrides the recipe's precision: ``"float32"`` or
+            ``"mixed_bfloat16"``.
         limit: Trains on the first ``limit`` images only. Defaults to all.
         data: A file or folder to train on instead of the recipe's data: anything
             :func:`~gan_cookbook.data.load_path` reads.
@@ -438,7 +443,9 @@ def prepare(
     """
     _check_count("checkpoint_every", checkpoint_every)
     _check_count("keep_checkpoints", keep_checkpoints)
-    recipe = recipe.replace(epochs=epochs, batch_size=batch_size, seed=seed)
+    recipe = recipe.replace(
+        epochs=epochs, batch_size=batch_size, seed=seed, precision=precision
+    )
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other: choose one.")
     checkpoints: list[Path] = []
@@ -475,17 +482,20 @@ def prepare(
     keras.utils.set_random_seed(recipe.seed)
     backend.enable_determinism()
     image_shape = tuple(int(size) for size in dataset.images.shape[1:])
-    generator = recipe.build_generator(recipe.noise_dim, image_shape)
-    discriminator = recipe.build_discriminator(image_shape)
-    discriminator.compile(
-        optimizer=recipe.discriminator_optimizer(),
-        loss=recipe.loss,
-        metrics=discriminator_metrics(),
-    )
-    d_on_g = stack(generator, discriminator, recipe.generator_optimizer(), recipe.loss)
-    # G is compiled with the optimizer that trains it inside d_on_g, so that
-    # generator.keras carries that optimizer's state.
-    generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
+    with precision_scope(recipe.precision):
+        generator = recipe.build_generator(recipe.noise_dim, image_shape)
+        discriminator = recipe.build_discriminator(image_shape)
+        discriminator.compile(
+            optimizer=recipe.discriminator_optimizer(),
+            loss=recipe.loss,
+            metrics=discriminator_metrics(),
+        )
+        d_on_g = stack(
+            generator, discriminator, recipe.generator_optimizer(), recipe.loss
+        )
+        # G is compiled with the optimizer that trains it inside d_on_g, so that
+        # generator.keras carries that optimizer's state.
+        generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
     trainer = GANTrainer(
         generator, discriminator, d_on_g, recipe.noise, recipe.seed, engine=engine
     )

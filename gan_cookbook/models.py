@@ -4,12 +4,55 @@ Both generators end in ``tanh`` (images in [-1, 1]) and both discriminators end 
 sigmoid (one probability per image), which is what the loop in :mod:`gan_cookbook.loop`
 expects. Every builder takes the image shape, channels included, so a recipe for RGB
 data or another size divisible by 4 reuses them unchanged.
+
+Under a mixed precision policy (:func:`precision_scope`) the layers compute in
+bfloat16 and keep float32 weights; the final activations stay float32, as Keras' mixed
+precision guide advises, so that images and probabilities (and the loss taken on them)
+keep their full precision.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import keras
 from keras import layers
+
+# Keras dtype policies a run may use. "mixed_float16" is left out: it needs loss
+# scaling, which the fused engine and the checkpoints do not handle.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def check_precision(precision: str) -> str:
+    """Returns ``precision`` if it is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {', '.join(PRECISIONS)}. "
+            f"Received: precision={precision!r}"
+        )
+    return precision
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str) -> Iterator[None]:
+    """Builds the models made inside it with the Keras dtype policy ``precision``.
+
+    Keras reads the global policy when a layer is created, so models built in the
+    scope keep it; the previous policy is restored on leaving, so that models built
+    later (the evaluation classifier, a user's own) are unaffected.
+
+    Args:
+        precision: ``"float32"`` or ``"mixed_bfloat16"`` (bfloat16 arithmetic,
+            float32 weights).
+    """
+    check_precision(precision)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _check_image_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -60,7 +103,7 @@ def cooking_generator(
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(64, 2, strides=2, padding="same")(x)
     x = layers.Conv2D(channels, 5, padding="same")(x)
-    images = layers.Activation("tanh")(x)
+    images = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(noise, images, name="cooking_generator")
 
 
@@ -82,7 +125,7 @@ def cooking_discriminator(
     x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(1)(x)
-    probability = layers.Activation("sigmoid")(x)
+    probability = layers.Activation("sigmoid", dtype="float32")(x)
     return keras.Model(images, probability, name="cooking_discriminator")
 
 
@@ -117,7 +160,7 @@ def tutorial_generator(
     x = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", use_bias=False)(
         x
     )
-    images = layers.Activation("tanh")(x)
+    images = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(noise, images, name="tutorial_generator")
 
 
@@ -140,5 +183,5 @@ def tutorial_discriminator(
         x = layers.Dropout(0.3)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(1)(x)
-    probability = layers.Activation("sigmoid")(x)
+    probability = layers.Activation("sigmoid", dtype="float32")(x)
     return keras.Model(images, probability, name="tutorial_discriminator")

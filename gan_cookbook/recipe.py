@@ -13,6 +13,7 @@ import keras
 
 from gan_cookbook.data import Dataset
 from gan_cookbook.loop import Noise
+from gan_cookbook.models import check_precision
 
 ImageShape = tuple[int, int, int]
 
@@ -39,6 +40,11 @@ class Recipe:
         channels: 1 (grayscale) or 3 (RGB): the data, from the recipe or from
             ``--data``, is converted to it. ``None`` (the default) keeps the data's
             own: an image folder is grayscale when every image in it is.
+        precision: The Keras dtype policy the models are built with: ``"float32"``
+            (the default) or ``"mixed_bfloat16"`` (bfloat16 arithmetic, float32
+            weights and optimizer state). Builders of your own should end in a
+            float32 activation (``layers.Activation("tanh", dtype="float32")``), as
+            the built-in ones do.
     """
 
     name: str
@@ -56,6 +62,7 @@ class Recipe:
     grid_size: int = 8
     seed: int = 0
     channels: int | None = None
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         for field, low in (
@@ -80,6 +87,7 @@ class Recipe:
                 "`channels` must be 1 (grayscale), 3 (RGB) or None (keep the "
                 f"data's). Received: channels={self.channels!r}"
             )
+        check_precision(self.precision)
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with some fields changed; ``None`` values are ignored."""

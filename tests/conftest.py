@@ -8,21 +8,37 @@ import pytest  # noqa: E402
 
 from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
 from gan_cookbook.metrics import discriminator_metrics  # noqa: E402
-from gan_cookbook.models import cooking_discriminator, cooking_generator  # noqa: E402
+from gan_cookbook.models import (  # noqa: E402
+    cooking_discriminator,
+    cooking_generator,
+    precision_scope,
+)
 
 
-def make_gan(seed=0, noise=None, noise_dim=10, image_shape=(28, 28, 1)):
+def make_gan(
+    seed=0,
+    noise=None,
+    noise_dim=10,
+    image_shape=(28, 28, 1),
+    engine="classic",
+    precision="float32",
+):
     """The cooking G and D, compiled as the MNIST recipe compiles them."""
     keras.utils.set_random_seed(seed)
-    generator = cooking_generator(noise_dim, image_shape)
-    discriminator = cooking_discriminator(image_shape)
-    discriminator.compile(
-        optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        loss="binary_crossentropy",
-        metrics=discriminator_metrics(),
+    with precision_scope(precision):
+        generator = cooking_generator(noise_dim, image_shape)
+        discriminator = cooking_discriminator(image_shape)
+        discriminator.compile(
+            optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            loss="binary_crossentropy",
+            metrics=discriminator_metrics(),
+        )
+        d_on_g = stack(
+            generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5)
+        )
+    trainer = GANTrainer(
+        generator, discriminator, d_on_g, noise or Noise(), seed=seed, engine=engine
     )
-    d_on_g = stack(generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5))
-    trainer = GANTrainer(generator, discriminator, d_on_g, noise or Noise(), seed=seed)
     return generator, discriminator, d_on_g, trainer
 
 

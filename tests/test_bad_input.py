@@ -92,11 +92,12 @@ def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
 
     result = invoke(
         "cook", "mnist", "--limit", "96", "--batch-size", "16", "--epochs", "2",
-        "--out", out, "--resume",
+        "--precision", "mixed_bfloat16", "--out", out, "--resume",
     )  # fmt: skip
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert "the settings differ from those of the run" in text
+    assert "recipe.precision: 'float32' in the run, 'mixed_bfloat16' given" in text
     assert "recipe.batch_size: 32 in the run, 16 given" in text
     assert "recipe.seed: 4 in the run, 0 given" in text
     assert "data.images: 64 in the run, 96 given" in text
@@ -114,6 +115,12 @@ def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
         ("grid_size", -2, "Received: grid_size=-2"),
         ("seed", -1, "Received: seed=-1"),
         ("noise", "uniform", "`noise` must be a gan_cookbook.Noise"),
+        (
+            "precision",
+            "mixed_float16",
+            "`precision` must be one of float32, mixed_bfloat16. "
+            "Received: precision='mixed_float16'",
+        ),
     ],
 )
 def test_recipe_fields_are_checked(field, value, message):

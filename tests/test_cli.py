@@ -70,6 +70,27 @@ def test_cook_leaves_samples_history_models_and_settings(run_folder):
     assert settings["seed"] == 0
 
 
+def test_a_mixed_bfloat16_run_saves_models_that_sample(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("cook", "mnist", *QUICK, "--epochs", "1", "--limit", "64",
+                    "--precision", "mixed_bfloat16", "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "recipe.json").read_text())["recipe"]["precision"] == (
+        "mixed_bfloat16"
+    )
+    generator = keras.saving.load_model(out / "generator.keras")
+    policies = [layer.dtype_policy.name for layer in generator.layers[1:]]
+    assert policies == ["mixed_bfloat16"] * 10 + ["float32"]
+    assert keras.config.dtype_policy().name == "float32"
+    grid = tmp_path / "grid.png"
+    result = invoke("sample", out, "--n", 4, "--out", grid)
+    assert result.exit_code == 0, result.output
+    with Image.open(grid) as picture:
+        picture.load()
+        assert picture.size == (2 * 30 + 2, 2 * 30 + 2)
+        assert np.unique(np.asarray(picture)).size > 2  # not one flat colour
+
+
 def test_existing_run_folder_is_refused_untouched(run_folder):
     before = {path: path.stat().st_mtime_ns for path in run_folder.rglob("*")}
     result = invoke("cook", "mnist", *QUICK, "--out", run_folder)

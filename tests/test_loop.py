@@ -390,3 +390,35 @@ def test_no_image_or_noise_crosses_to_the_device_in_a_step(monkeypatch, engine):
         assert np.isfinite(logs["d_loss"])
         with pytest.raises(Exception, match="Disallowed host-to-device transfer"):
             trainer.train_step(random_images(16))  # a host batch is caught
+
+
+@pytest.mark.parametrize("engine", ["classic", "fused"])
+def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
+    if engine == "fused" and keras.backend.backend() != "jax":
+        pytest.skip("the fused engine runs on JAX")
+    images = random_images(32)
+    losses, models = {}, {}
+    for precision in ("float32", "mixed_bfloat16"):
+        generator, discriminator, _, trainer = make_gan(
+            seed=3, engine=engine, precision=precision
+        )
+        before = snapshot(generator.weights + discriminator.weights)
+        losses[precision] = [
+            trainer.train_step(images[:16]), trainer.train_step(images[16:])
+        ]  # fmt: skip
+        models[precision] = (generator, discriminator, before)
+    generator, discriminator, before = models["mixed_bfloat16"]
+    # The weights and optimizer state stay float32; every weight (BatchNorm moving
+    # statistics included) moved; G's images and D's probabilities are float32.
+    assert {variable.dtype for variable in generator.weights} == {"float32"}
+    assert {variable.dtype for variable in discriminator.weights} == {"float32"}
+    assert all(changed(before, generator.weights + discriminator.weights))
+    fakes = generator(keras.random.uniform((4, 10)), training=False)
+    assert keras.backend.standardize_dtype(fakes.dtype) == "float32"
+    probabilities = discriminator(fakes, training=False)
+    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
+    # Same seed and data: the same losses, to bfloat16's 8 bits of mantissa.
+    for mixed, full in zip(losses["mixed_bfloat16"], losses["float32"], strict=True):
+        for key in ("d_loss", "g_loss"):
+            assert mixed[key] == pytest.approx(full[key], abs=0.03)
+            assert mixed[key] != full[key]  # bfloat16 arithmetic did happen

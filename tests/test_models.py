@@ -1,10 +1,12 @@
 import math
 
+import keras
 import pytest
 
 from gan_cookbook.models import (
     cooking_discriminator,
     cooking_generator,
+    precision_scope,
     tutorial_discriminator,
     tutorial_generator,
 )
@@ -107,3 +109,35 @@ def test_generators_reject_bad_arguments(build):
 def test_discriminator_rejects_bad_shape():
     with pytest.raises(ValueError, match=r"Received: image_shape=\(28, 28\)"):
         cooking_discriminator((28, 28))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: cooking_generator(10),
+        lambda: cooking_discriminator(),
+        lambda: tutorial_generator(100),
+        lambda: tutorial_discriminator(),
+    ],
+    ids=["cooking G", "cooking D", "tutorial G", "tutorial D"],
+)
+def test_mixed_bfloat16_computes_in_bfloat16_and_ends_in_float32(build):
+    with precision_scope("mixed_bfloat16"):
+        model = build()
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    *hidden, last = [layer for layer in model.layers[1:]]
+    assert {layer.compute_dtype for layer in hidden} == {"bfloat16"}
+    assert last.compute_dtype == "float32"
+    assert {variable.dtype for variable in model.weights} == {"float32"}
+    output = model(keras.random.uniform((2, *model.input_shape[1:])))
+    assert keras.backend.standardize_dtype(output.dtype) == "float32"
+
+
+def test_precision_scope_restores_the_policy_and_checks_its_name():
+    with pytest.raises(RuntimeError), precision_scope("mixed_bfloat16"):
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        raise RuntimeError("a builder failed")
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(ValueError, match="Received: precision='bfloat16'"):
+        with precision_scope("bfloat16"):
+            pass

@@ -1,6 +1,7 @@
 """Checkpoints, exact resume, signals and NaN: a run never loses more than a step."""
 
 import csv
+import json
 import os
 import shlex
 import signal
@@ -127,12 +128,16 @@ def start_cook(out, *extra):
     return process
 
 
-@pytest.mark.parametrize("sent, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    "sent, code, precision",
+    [(signal.SIGINT, 130, "float32"), (signal.SIGTERM, 143, "mixed_bfloat16")],
+)
 def test_a_signal_finishes_the_step_checkpoints_and_prints_the_resume_command(
-    tmp_path, sent, code
+    tmp_path, sent, code, precision
 ):
     out = tmp_path / "run"
-    process = start_cook(out)
+    chosen = [] if precision == "float32" else ["--precision", precision]
+    process = start_cook(out, *chosen)
     process.send_signal(sent)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == code, stderr
@@ -140,8 +145,10 @@ def test_a_signal_finishes_the_step_checkpoints_and_prints_the_resume_command(
     command = stderr.split("Resume with: ")[1].strip()
     assert command == shlex.join(
         ["gan-cookbook", "cook", "mnist", "--out", str(out), "--resume", "--epochs",
-         "8", "--batch-size", "32", "--limit", "128"]
+         "8", "--batch-size", "32", *chosen, "--limit", "128"]
     )  # fmt: skip
+    settings = json.loads((out / "recipe.json").read_text())
+    assert settings["recipe"]["precision"] == precision
     (checkpoint,) = list_checkpoints(out)
     _, metadata = load_checkpoint(checkpoint)
     assert metadata["progress"]["epoch"] >= 1
