@@ -9,6 +9,11 @@ the ``--threads`` setting), leaving the other sections as they were.
 
     python benchmarks/run.py                       # the default: a short run
     python benchmarks/run.py --steps 200 --rounds 3 --torch-compile
+    python benchmarks/run.py --engines classic,fused --precisions float32,mixed_bfloat16
+
+``--engines fused`` adds the fused engine on JAX; ``--precisions`` adds each precision
+to every case, the plain PyTorch reference included (``torch.autocast`` with bfloat16).
+The ratio column compares each case with the float32 plain PyTorch reference.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import re
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +49,35 @@ def markers(key: str) -> tuple[str, str]:
     return f"<!-- {key} results start -->", f"<!-- {key} results end -->"
 
 
-def run_case(case: str, batch_size: int, arguments: argparse.Namespace) -> dict:
+@dataclass(frozen=True)
+class Case:
+    """One implementation to time: ours on a backend, or the plain PyTorch one."""
+
+    backend: str | None  # a Keras backend; None: the plain PyTorch reference
+    engine: str = "classic"
+    precision: str = "float32"
+    torch_compile: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.backend is None:
+            words = ["torch.compile" if self.torch_compile else REFERENCE]
+        else:
+            words = [f"Keras on {self.backend}"]
+            if self.engine != "classic":
+                words.append(self.engine)
+        if self.precision != "float32":
+            words.append(self.precision)
+        return ", ".join(words)
+
+
+def run_case(case: Case, batch_size: int, arguments: argparse.Namespace) -> dict:
     """Runs one case in a fresh process and returns its JSON figures."""
     timing = [
         "--steps", str(arguments.steps),
         "--warmup", str(arguments.warmup),
         "--batch-size", str(batch_size),
+        "--precision", case.precision,
         "--json",
     ]  # fmt: skip
     if arguments.limit:
@@ -56,21 +85,42 @@ def run_case(case: str, batch_size: int, arguments: argparse.Namespace) -> dict:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     if arguments.threads:
         environment.update(dict.fromkeys(THREAD_VARIABLES, str(arguments.threads)))
-    if case.startswith("Keras on "):
-        backend = case.removeprefix("Keras on ")
+    if case.backend is not None:
         command = [sys.executable, "-m", "gan_cookbook", "bench", "mnist", *timing]
-        environment["KERAS_BACKEND"] = backend
+        command += ["--engine", case.engine]
+        environment["KERAS_BACKEND"] = case.backend
     else:
         command = [sys.executable, str(ROOT / "benchmarks" / "torch_reference.py")]
-        command += timing + (["--compile"] if case == "torch.compile" else [])
+        command += timing + (["--compile"] if case.torch_compile else [])
     result = subprocess.run(
         command, env=environment, cwd=ROOT, capture_output=True, text=True
     )
     if result.returncode:
         raise RuntimeError(
-            f"{case} at batch {batch_size} failed:\n{result.stderr[-3000:]}"
+            f"{case.name} at batch {batch_size} failed:\n{result.stderr[-3000:]}"
         )
     return json.loads(result.stdout[result.stdout.index("{") :])
+
+
+def choose_cases(arguments: argparse.Namespace) -> list[Case]:
+    """Every installed backend and engine asked for, in every precision asked for."""
+    backends = [
+        name
+        for name in arguments.backends.split(",")
+        if importlib.util.find_spec(name) is not None
+    ]
+    cases = []
+    for precision in arguments.precisions.split(","):
+        for engine in arguments.engines.split(","):
+            for backend in backends:
+                # The fused engine is JAX's.
+                if engine == "classic" or backend == "jax":
+                    cases.append(Case(backend, engine, precision))
+        if importlib.util.find_spec("torch") is not None:
+            cases.append(Case(None, precision=precision))
+            if arguments.torch_compile:
+                cases.append(Case(None, precision=precision, torch_compile=True))
+    return cases
 
 
 def has_cuda() -> bool:
@@ -131,6 +181,8 @@ def section(
     title = "CPU" if kind == "cpu" else f"GPU: {device}"
     if arguments.threads:
         title += f", {arguments.threads} thread(s) per framework"
+    if arguments.engines != "classic" or arguments.precisions != "float32":
+        title += f"; engines {arguments.engines}, precisions {arguments.precisions}"
     note = (
         f"A CPU run: {any_machine['cpu']}, {any_machine['cpu_cores']} cores, "
         "shared with other work while it ran, so single figures are noisy; the "
@@ -174,9 +226,11 @@ def write_results(path: Path, key: str, text: str) -> None:
         "images, one G update through the frozen D), timed step by step after "
         "warm-up, each case in its own process. Ours is the classic loop, "
         "`GANTrainer.train_step` (two `train_on_batch` calls), on each Keras "
-        "backend; the reference is the same model and step in plain PyTorch "
-        "(`benchmarks/torch_reference.py`). images/s counts real images per "
-        "median step; the ratio is ours over the reference's images/s at the same "
+        "backend, and where a row says so the fused engine (the same step as one "
+        "compiled call) or the mixed_bfloat16 policy; the reference is the same "
+        "model and step in plain PyTorch (`benchmarks/torch_reference.py`). "
+        "images/s counts real images per median step; the ratio is each case's "
+        "images/s over the float32 reference's at the same "
         "batch size. Written by `benchmarks/run.py`.\n"
     )
     sections = {}
@@ -221,6 +275,16 @@ def main() -> None:
         "--torch-compile", action="store_true", help="also time torch.compile"
     )
     parser.add_argument(
+        "--engines",
+        default="classic",
+        help="comma-separated: classic, fused (JAX only) (default: classic)",
+    )
+    parser.add_argument(
+        "--precisions",
+        default="float32",
+        help="comma-separated: float32, mixed_bfloat16 (default: float32)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         help="threads per framework (OpenMP, MKL, TensorFlow); default: theirs",
@@ -241,25 +305,26 @@ def main() -> None:
         if arguments.batch_sizes
         else ([128, 256] if gpu else [64, 128, 256])
     )
-    backends = [
-        name
-        for name in arguments.backends.split(",")
-        if importlib.util.find_spec(name) is not None
-    ]
-    cases = [f"Keras on {name}" for name in backends]
-    if importlib.util.find_spec("torch") is not None:
-        cases.append(REFERENCE)
-        if arguments.torch_compile:
-            cases.append("torch.compile")
+    for option, allowed in (
+        ("engines", ("classic", "fused")),
+        ("precisions", ("float32", "mixed_bfloat16")),
+    ):
+        unknown = set(getattr(arguments, option).split(",")) - set(allowed)
+        if unknown:
+            parser.error(
+                f"--{option} takes {', '.join(allowed)}. "
+                f"Received: {', '.join(sorted(unknown))}"
+            )
+    cases = choose_cases(arguments)
     results: dict[tuple[str, int], list[dict]] = {}
     for round_index in range(arguments.rounds):
         order = cases if round_index % 2 == 0 else cases[::-1]
         for batch_size in batch_sizes:
             for case in order:
                 figures = run_case(case, batch_size, arguments)
-                results.setdefault((case, batch_size), []).append(figures)
+                results.setdefault((case.name, batch_size), []).append(figures)
                 print(
-                    f"round {round_index + 1}, batch {batch_size}, {case}: "
+                    f"round {round_index + 1}, batch {batch_size}, {case.name}: "
                     f"{figures['ms_per_step_median']:.1f} ms/step, "
                     f"{figures['images_per_second']:,.0f} images/s",
                     flush=True,
@@ -267,7 +332,11 @@ def main() -> None:
     command = " ".join(["python", "benchmarks/run.py", *sys.argv[1:]])
     kind = "gpu" if gpu else "cpu"
     key = kind + (f"-threads-{arguments.threads}" if arguments.threads else "")
-    text = section(key, kind, results, cases, arguments, command)
+    # A sweep of other engines or precisions gets its own section.
+    if arguments.engines != "classic" or arguments.precisions != "float32":
+        key += f"-{arguments.engines}-{arguments.precisions}".replace(",", "+")
+    names = [case.name for case in cases]
+    text = section(key, kind, results, names, arguments, command)
     write_results(arguments.out, key, text)
     print(f"\n{text}\n\nWritten to {arguments.out}")
 

@@ -14,12 +14,17 @@ and the same step as ``GANTrainer.train_step``:
 each with its own Adam(2e-4, beta_1=0.5, epsilon 1e-7 as Keras'), and both losses
 fetched to the host at the end of the step, as ``train_on_batch`` does.
 
+``--precision mixed_bfloat16`` runs the forward passes under ``torch.autocast`` with
+bfloat16, PyTorch's counterpart of Keras' policy: float32 weights, bfloat16
+arithmetic, the loss taken in float32.
+
     python benchmarks/torch_reference.py --batch-size 128 --steps 50 [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -32,6 +37,7 @@ import torch
 from torch import nn
 
 MNIST = Path(__file__).resolve().parent.parent / "gan_cookbook" / "data" / "mnist.npz"
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def _keras_init(module: nn.Module) -> None:
@@ -105,6 +111,8 @@ class ReferenceGAN:
         device: Where to compute. Defaults to the first CUDA device, else the CPU.
         compile: Wrap G and D in ``torch.compile``. Defaults to False (eager).
         seed: Seeds the weights and the noise. Defaults to 0.
+        precision: ``"float32"`` or ``"mixed_bfloat16"`` (forward passes under
+            ``torch.autocast`` with bfloat16). Defaults to ``"float32"``.
     """
 
     def __init__(
@@ -113,7 +121,14 @@ class ReferenceGAN:
         device: str | torch.device | None = None,
         compile: bool = False,
         seed: int = 0,
+        precision: str = "float32",
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"`precision` must be one of {', '.join(PRECISIONS)}. "
+                f"Received: precision={precision!r}"
+            )
+        self.precision = precision
         torch.manual_seed(seed)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -142,18 +157,26 @@ class ReferenceGAN:
             self._labels[batch_size] = (torch.cat([ones, zeros]), ones)
         return self._labels[batch_size]
 
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     def make_fakes(self, real_images: torch.Tensor) -> torch.Tensor:
         """Real images followed by as many fakes from G in training mode."""
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             noise = torch.rand(real_images.shape[0], self.noise_dim, device=self.device)
             fakes = self.run_generator(noise)
-        return torch.cat([real_images, fakes])
+        return torch.cat([real_images, fakes.float()])
 
     def discriminator_step(self, images: torch.Tensor) -> torch.Tensor:
         """Trains D on real then fake images (labels 1 and 0); returns the loss."""
         d_labels, _ = self._labels_for(images.shape[0] // 2)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(self.run_discriminator(images), d_labels)
+        with self._autocast():
+            probabilities = self.run_discriminator(images)
+        # Outside autocast: PyTorch refuses BCELoss under it.
+        loss = self.loss(probabilities.float(), d_labels)
         loss.backward()
         self.discriminator_optimizer.step()
         return loss
@@ -165,7 +188,9 @@ class ReferenceGAN:
         self.discriminator.requires_grad_(False)
         self.generator_optimizer.zero_grad(set_to_none=True)
         noise = torch.rand(batch_size, self.noise_dim, device=self.device)
-        loss = self.loss(self.run_discriminator(self.run_generator(noise)), g_labels)
+        with self._autocast():
+            probabilities = self.run_discriminator(self.run_generator(noise))
+        loss = self.loss(probabilities.float(), g_labels)
         loss.backward()
         self.generator_optimizer.step()
         self.discriminator.requires_grad_(True)
@@ -224,6 +249,7 @@ def benchmark(
     warmup: int = 5,
     limit: int | None = None,
     compile: bool = False,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Times :meth:`ReferenceGAN.train_step` as ``gan_cookbook.bench`` times ours.
 
@@ -235,7 +261,7 @@ def benchmark(
             "`steps` and `batch_size` must be at least 1 and `warmup` at least 0. "
             f"Received: steps={steps}, batch_size={batch_size}, warmup={warmup}"
         )
-    gan = ReferenceGAN(compile=compile)
+    gan = ReferenceGAN(compile=compile, precision=precision)
     images = torch.from_numpy(load_images(limit)).to(gan.device)
     steps_per_epoch = images.shape[0] // batch_size
     if steps_per_epoch < 1:
@@ -261,6 +287,7 @@ def benchmark(
     return {
         "recipe": "mnist",
         "implementation": "torch.compile" if compile else "torch eager",
+        "precision": precision,
         "batch_size": batch_size,
         "steps": steps,
         "warmup": warmup,
@@ -282,6 +309,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed first steps")
     parser.add_argument("--limit", type=int, help="use the first N images only")
     parser.add_argument("--compile", action="store_true", help="torch.compile G, D")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--json", action="store_true", help="print JSON")
     arguments = parser.parse_args()
     try:
@@ -291,6 +319,7 @@ def main() -> None:
             warmup=arguments.warmup,
             limit=arguments.limit,
             compile=arguments.compile,
+            precision=arguments.precision,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -299,7 +328,8 @@ def main() -> None:
     else:
         device = result["machine"]["accelerator"] or result["machine"]["cpu"]
         print(
-            f"{result['implementation']}, batch {result['batch_size']}: "
+            f"{result['implementation']}, {result['precision']}, batch "
+            f"{result['batch_size']}: "
             f"{result['ms_per_step_median']:.2f} ms per step (median, mean "
             f"{result['ms_per_step_mean']:.2f}), {result['images_per_second']:,.0f} "
             f"images/s on {device}"

@@ -165,3 +165,48 @@ def test_bench_backend_option_reruns_on_another_backend(monkeypatch):
         "-m", "gan_cookbook", "bench", "mnist", "--steps", "7", "--warmup", "5",
         "--engine", "classic", "--batch-size", "32", "--json",
     ]  # fmt: skip
+
+
+def test_reference_mixed_bfloat16_step_matches_float32_within_its_precision():
+    reference = load_reference()
+    import torch
+
+    real = torch.from_numpy(reference.load_images(16))
+    logs = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        gan = reference.ReferenceGAN(device="cpu", seed=0, precision=precision)
+        logs[precision] = gan.train_step(real)
+        assert all(p.dtype == torch.float32 for p in gan.generator.parameters())
+    for key in ("d_loss", "g_loss"):
+        assert logs["mixed_bfloat16"][key] == pytest.approx(
+            logs["float32"][key], abs=0.03
+        )
+        assert logs["mixed_bfloat16"][key] != logs["float32"][key]
+    with pytest.raises(ValueError, match="Received: precision='float16'"):
+        reference.ReferenceGAN(device="cpu", precision="float16")
+
+
+def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_run", ROOT / "benchmarks" / "run.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_run", module)  # for its dataclass
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: object())
+    arguments = module.argparse.Namespace(
+        backends="tensorflow,jax",
+        engines="classic,fused",
+        precisions="float32,mixed_bfloat16",
+        torch_compile=False,
+    )
+    assert [case.name for case in module.choose_cases(arguments)] == [
+        "Keras on tensorflow",
+        "Keras on jax",
+        "Keras on jax, fused",
+        "plain PyTorch eager",
+        "Keras on tensorflow, mixed_bfloat16",
+        "Keras on jax, mixed_bfloat16",
+        "Keras on jax, fused, mixed_bfloat16",
+        "plain PyTorch eager, mixed_bfloat16",
+    ]
