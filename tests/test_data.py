@@ -35,6 +35,15 @@ def test_npz_in_keras_layout(tmp_path):
     assert limited.images.shape[0] == 5 and len(limited.labels) == 5
 
 
+def test_every_uint8_value_maps_to_its_closed_form():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    scaled = to_model_range(pixels, "array")
+    assert scaled.dtype == np.float32 and scaled.shape == (1, 16, 16, 1)
+    expected = (np.arange(256, dtype=np.float64) - 127.5) / 127.5
+    np.testing.assert_allclose(scaled.reshape(-1), expected, rtol=0, atol=1e-7)
+    assert scaled.min() == -1 and scaled.max() == 1
+
+
 def test_float_images_in_unit_range_are_rescaled():
     images = np.linspace(0, 1, 2 * 28 * 28, dtype="float32").reshape(2, 28, 28)
     scaled = to_model_range(images, "array")
