@@ -3,9 +3,11 @@
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
 from click.testing import CliRunner
 
@@ -210,3 +212,31 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
         "Keras on jax, fused, mixed_bfloat16",
         "plain PyTorch eager, mixed_bfloat16",
     ]
+
+
+def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
+    script = [sys.executable, str(ROOT / "benchmarks" / "end_to_end.py")]
+    options = ["--epochs", "1", "--limit", "256", "--n", "200", "--out", tmp_path]
+    result = subprocess.run(
+        [*script, *map(str, options)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(
+        (tmp_path / "mnist-classic-float32" / "metrics.json").read_text()
+    )
+    generated, floor = metrics["generated"], metrics["floor"]
+    row = next(
+        line for line in result.stdout.splitlines() if line.startswith("| mnist")
+    )
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[:5] == ["mnist", "classic", "float32", keras.backend.backend(), "1"]
+    assert 0 < float(cells[5].replace(",", "")) < 600  # seconds, start to last file
+    assert cells[6] == (
+        f"{generated['frechet_distance']:.2f} ({floor['frechet_distance']:.2f})"
+    )
+    assert cells[8] == f"{generated['classes_covered']} of 10"
+    again = subprocess.run(
+        [*script, *map(str, options)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert again.returncode == 2
+    assert "exist already" in again.stderr and "mnist-classic-float32" in again.stderr
