@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from run import check_choices  # benchmarks/run.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,16 +141,7 @@ def main() -> None:
         help="folder for the run folders, one per row; they must not exist yet",
     )
     arguments = parser.parse_args()
-    for option, allowed in (
-        ("engines", ("classic", "fused")),
-        ("precisions", ("float32", "mixed_bfloat16")),
-    ):
-        unknown = set(getattr(arguments, option).split(",")) - set(allowed)
-        if unknown:
-            parser.error(
-                f"--{option} takes {', '.join(allowed)}. "
-                f"Received: {', '.join(sorted(unknown))}"
-            )
+    check_choices(parser, arguments)
     cases = [
         (recipe, engine, precision)
         for recipe in arguments.recipes.split(",")

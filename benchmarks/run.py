@@ -102,6 +102,24 @@ def run_case(case: Case, batch_size: int, arguments: argparse.Namespace) -> dict
     return json.loads(result.stdout[result.stdout.index("{") :])
 
 
+# The values --engines and --precisions take (gan_cookbook's ENGINES and PRECISIONS,
+# written out so that this process need not import Keras).
+CHOICES = {"engines": ("classic", "fused"), "precisions": ("float32", "mixed_bfloat16")}
+
+
+def check_choices(
+    parser: argparse.ArgumentParser, arguments: argparse.Namespace
+) -> None:
+    """Stops with a usage error naming any engine or precision not in CHOICES."""
+    for option, allowed in CHOICES.items():
+        unknown = set(getattr(arguments, option).split(",")) - set(allowed)
+        if unknown:
+            parser.error(
+                f"--{option} takes {', '.join(allowed)}. "
+                f"Received: {', '.join(sorted(unknown))}"
+            )
+
+
 def choose_cases(arguments: argparse.Namespace) -> list[Case]:
     """Every installed backend and engine asked for, in every precision asked for."""
     backends = [
@@ -305,16 +323,7 @@ def main() -> None:
         if arguments.batch_sizes
         else ([128, 256] if gpu else [64, 128, 256])
     )
-    for option, allowed in (
-        ("engines", ("classic", "fused")),
-        ("precisions", ("float32", "mixed_bfloat16")),
-    ):
-        unknown = set(getattr(arguments, option).split(",")) - set(allowed)
-        if unknown:
-            parser.error(
-                f"--{option} takes {', '.join(allowed)}. "
-                f"Received: {', '.join(sorted(unknown))}"
-            )
+    check_choices(parser, arguments)
     cases = choose_cases(arguments)
     results: dict[tuple[str, int], list[dict]] = {}
     for round_index in range(arguments.rounds):

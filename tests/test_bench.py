@@ -212,6 +212,11 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
         "Keras on jax, fused, mixed_bfloat16",
         "plain PyTorch eager, mixed_bfloat16",
     ]
+    # The scripts spell out the package's choices, so as not to import Keras.
+    from gan_cookbook.loop import ENGINES
+    from gan_cookbook.models import PRECISIONS
+
+    assert module.CHOICES == {"engines": ENGINES, "precisions": PRECISIONS}
 
 
 def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
