@@ -157,11 +157,15 @@ def cook_recipe(
         action = (
             f"Resuming from {run.resumed_from.name}" if run.resumed_from else "Cooking"
         )
+        how = [f"Keras {keras.__version__}", f"{keras.backend.backend()} backend"]
+        if run.trainer.engine != "classic":
+            how.append(f"{run.trainer.engine} engine")
+        if run.recipe.precision != "float32":
+            how.append(run.recipe.precision)
         click.echo(
             f"{action} {run.recipe.name} on {len(run.dataset.images)} images of "
             f"{run.dataset.source} for {run.recipe.epochs} epochs "
-            f"(Keras {keras.__version__}, {keras.backend.backend()} backend) "
-            f"into {run.out}"
+            f"({', '.join(how)}) into {run.out}"
         )
     try:
         run.cook()
