@@ -79,7 +79,9 @@ def enable_determinism() -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
+def compile_fused_step(
+    trainer: Any,
+) -> Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]:
     """Both phases of a step in one compiled function (JAX only).
 
     Runs exactly what :meth:`GANTrainer.train_step` runs, through the models' own
@@ -90,6 +92,10 @@ def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
 
     The models must have run one classic step first: that is when Keras builds
     their losses, metrics and optimizers.
+
+    Returns:
+        A function of a batch of real images that runs the step and returns D's and
+        ``d_on_g``'s logs, on the host.
     """
     import jax  # GANTrainer refuses engine="fused" on any other backend
 
@@ -141,31 +147,37 @@ def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
             for variable, value in zip(group, new_values, strict=True):
                 values[slots[id(variable)]] = value
 
+        def train(model, state, reset, data, discriminator_trainable):
+            # The trainable flag is read while tracing, as train_on_batch reads it.
+            discriminator.trainable = discriminator_trainable
+            put(state[3], reset)
+            logs, new_state = model.train_step(
+                tuple(get(group) for group in state), data
+            )
+            for group, new_values in zip(state, new_state, strict=True):
+                put(group, new_values)
+            return logs
+
         (images, g_noise), fake_values = fake_batch.stateless_call(
             get(fake_state[0]), get(fake_state[1]), real_images, training=True
         )
         put(fake_state[1], fake_values)
-        # The trainable flag is read while tracing, as train_on_batch reads it.
-        discriminator.trainable = True
-        put(discriminator_state[3], reset_values[0])
-        d_logs, new_state = discriminator.train_step(
-            tuple(get(group) for group in discriminator_state), (images, d_labels)
+        d_logs = train(
+            discriminator,
+            discriminator_state,
+            reset_values[0],
+            (images, d_labels),
+            True,
         )
-        for group, new_values in zip(discriminator_state, new_state, strict=True):
-            put(group, new_values)
-        discriminator.trainable = False
-        put(d_on_g_state[3], reset_values[1])
-        g_logs, new_state = d_on_g.train_step(
-            tuple(get(group) for group in d_on_g_state), (g_noise, g_labels)
+        g_logs = train(
+            d_on_g, d_on_g_state, reset_values[1], (g_noise, g_labels), False
         )
-        for group, new_values in zip(d_on_g_state, new_state, strict=True):
-            put(group, new_values)
         discriminator.trainable = True
         return d_logs, g_logs, values
 
     compiled = jax.jit(step)
 
-    def call(real_images: Any) -> dict[str, float]:
+    def call(real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         d_labels, g_labels = trainer._labels_for(int(real_images.shape[0]))
         d_logs, g_logs, values = compiled(
             [variable.value for variable in variables],
@@ -176,10 +188,8 @@ def compile_fused_step(trainer: Any) -> Callable[[Any], dict[str, float]]:
         )
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
-        d_logs, g_logs = jax.device_get((d_logs, g_logs))
-        logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
-        logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
-        return logs
+        # One host transfer for both models' logs.
+        return jax.device_get((d_logs, g_logs))
 
     return call
 

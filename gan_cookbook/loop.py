@@ -160,6 +160,13 @@ class _FakeBatch(keras.Layer):
         return images, noise_for_g
 
 
+def _step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
+    """One step's logs: D's and d_on_g's, prefixed ``d_`` and ``g_``, as floats."""
+    logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
+    logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
+    return logs
+
+
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the models' weights are no longer usable.
 
@@ -299,7 +306,7 @@ class GANTrainer:
         ``train_on_batch`` makes itself: the step adds no host sync of its own.
         """
         if self._fused_step is not None:
-            return self._fused_step(real_images)
+            return _step_logs(*self._fused_step(real_images))
         batch_size = int(ops.shape(real_images)[0])
         d_labels, g_labels = self._labels_for(batch_size)
         d_images, g_noise = self._fake_batch(real_images)
@@ -309,11 +316,9 @@ class GANTrainer:
         self.discriminator.trainable = False
         g_logs = self.d_on_g.train_on_batch(g_noise, g_labels, return_dict=True)
 
-        logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
-        logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
         if self.engine == "fused":
             self._fused_step = backend.compile_fused_step(self)
-        return logs
+        return _step_logs(d_logs, g_logs)
 
     def fit(
         self,
