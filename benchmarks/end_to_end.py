@@ -31,10 +31,6 @@ from run import check_choices  # benchmarks/run.py, beside this script
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_folder_files(out: Path) -> list[Path]:
-    return [path for path in out.rglob("*") if path.is_file()]
-
-
 def environment_for(engine: str) -> dict[str, str]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     if engine == "fused":
@@ -66,7 +62,7 @@ def cook_and_measure(
             command += [f"--{option}", str(getattr(arguments, option))]
     started = time.time()
     run(command, environment, f"cooking {recipe} ({engine}, {precision})")
-    last_written = max(path.stat().st_mtime for path in run_folder_files(out))
+    last_written = max(p.stat().st_mtime for p in out.rglob("*") if p.is_file())
     seconds = last_written - started
     evaluate = [sys.executable, "-m", "gan_cookbook", "evaluate", str(out)]
     run(evaluate + ["--n", str(arguments.n)], environment, f"evaluating {out}")

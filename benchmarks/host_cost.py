@@ -83,39 +83,19 @@ def keras_case(engine: str, metrics: bool, steps: int) -> dict[str, float]:
 
 
 def torch_case(steps: int) -> dict[str, float]:
-    """Plain PyTorch eager: the reference's step with the same tiny models."""
+    """Plain PyTorch eager: the reference's own step, with the same tiny models."""
     import torch
     from torch import nn
+    from torch_reference import ReferenceGAN  # benchmarks/, beside this script
 
     torch.manual_seed(0)
-    generator = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Unflatten(1, (1, 2, 2)))
-    discriminator = nn.Sequential(nn.Flatten(), nn.Linear(4, 1), nn.Sigmoid())
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    generator, discriminator = generator.to(device), discriminator.to(device)
-    g_optimizer = torch.optim.Adam(generator.parameters(), 2e-4, eps=1e-7)
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), 2e-4, eps=1e-7)
-    loss = nn.BCELoss()
-    real = torch.rand(BATCH, 1, 2, 2, device=device)
-    ones = torch.ones(BATCH, 1, device=device)
-    d_labels = torch.cat([ones, torch.zeros(BATCH, 1, device=device)])
-
-    def step():
-        with torch.no_grad():
-            fakes = generator(torch.rand(BATCH, 2, device=device))
-        d_optimizer.zero_grad(set_to_none=True)
-        d_loss = loss(discriminator(torch.cat([real, fakes])), d_labels)
-        d_loss.backward()
-        d_optimizer.step()
-        discriminator.requires_grad_(False)
-        g_optimizer.zero_grad(set_to_none=True)
-        noise = torch.rand(BATCH, 2, device=device)
-        g_loss = loss(discriminator(generator(noise)), ones)
-        g_loss.backward()
-        g_optimizer.step()
-        discriminator.requires_grad_(True)
-        return d_loss.item(), g_loss.item()
-
-    return {"step": median_ms(step, steps)}
+    gan = ReferenceGAN(
+        noise_dim=2,
+        generator=nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Unflatten(1, (1, 2, 2))),
+        discriminator=nn.Sequential(nn.Flatten(), nn.Linear(4, 1), nn.Sigmoid()),
+    )
+    real = torch.rand(BATCH, 1, 2, 2, device=gan.device)
+    return {"step": median_ms(lambda: gan.train_step(real), steps)}
 
 
 CASES = {

@@ -113,6 +113,9 @@ class ReferenceGAN:
         seed: Seeds the weights and the noise. Defaults to 0.
         precision: ``"float32"`` or ``"mixed_bfloat16"`` (forward passes under
             ``torch.autocast`` with bfloat16). Defaults to ``"float32"``.
+        generator: Another G to run the same step with (``host_cost.py`` times it
+            with tiny models). Defaults to the cooking :class:`Generator`.
+        discriminator: Another D. Defaults to the cooking :class:`Discriminator`.
     """
 
     def __init__(
@@ -122,6 +125,8 @@ class ReferenceGAN:
         compile: bool = False,
         seed: int = 0,
         precision: str = "float32",
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
     ):
         if precision not in PRECISIONS:
             raise ValueError(
@@ -134,8 +139,10 @@ class ReferenceGAN:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.noise_dim = noise_dim
-        self.generator = Generator(noise_dim).to(self.device).train()
-        self.discriminator = Discriminator().to(self.device).train()
+        generator = generator if generator is not None else Generator(noise_dim)
+        discriminator = discriminator if discriminator is not None else Discriminator()
+        self.generator = generator.to(self.device).train()
+        self.discriminator = discriminator.to(self.device).train()
         self.generator_optimizer = torch.optim.Adam(
             self.generator.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7
         )
