@@ -98,13 +98,26 @@ def torch_case(steps: int) -> dict[str, float]:
     return {"step": median_ms(lambda: gan.train_step(real), steps)}
 
 
-CASES = {
-    # name: (Keras backend or None for plain PyTorch, engine, D's metrics)
-    "plain PyTorch eager": (None, None, None),
-    "Keras on {backend}, classic": ("{backend}", "classic", True),
-    "Keras on {backend}, classic, D without metrics": ("{backend}", "classic", False),
-    "Keras on jax, fused": ("jax", "fused", True),
-}
+def choose_cases(backends: list[str]) -> list[tuple]:
+    """(name, Keras backend or None for plain PyTorch, engine, D's metrics) rows."""
+    cases: list[tuple] = []
+    for backend in backends:
+        if importlib.util.find_spec(backend) is None:
+            continue
+        cases.append((f"Keras on {backend}, classic", backend, "classic", True))
+        cases.append(
+            (
+                f"Keras on {backend}, classic, D without metrics",
+                backend,
+                "classic",
+                False,
+            )
+        )
+        if backend == "jax":
+            cases.append(("Keras on jax, fused", "jax", "fused", True))
+    if importlib.util.find_spec("torch") is not None:
+        cases.append(("plain PyTorch eager", None, None, None))
+    return cases
 
 
 def main() -> None:
@@ -124,15 +137,7 @@ def main() -> None:
         )
         print(json.dumps(figures))
         return
-    cases = []
-    for backend in arguments.backends.split(","):
-        if importlib.util.find_spec(backend) is None:
-            continue
-        for name, (case_backend, engine, metrics) in CASES.items():
-            if case_backend == "{backend}" or (case_backend == backend == "jax"):
-                cases.append((name.format(backend=backend), backend, engine, metrics))
-    if importlib.util.find_spec("torch") is not None:
-        cases.append(("plain PyTorch eager", None, None, None))
+    cases = choose_cases(arguments.backends.split(","))
     print("| case | ms per step | D.train_on_batch | d_on_g.train_on_batch |")
     print("| --- | ---: | ---: | ---: |")
     for name, backend, engine, metrics in cases:
