@@ -187,8 +187,11 @@ def cook_recipe(
 def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) -> str:
     """The exact command line that resumes ``run``."""
     words = [*command, "--out", str(run.out), "--resume"]
-    names = ("epochs", "batch_size", "seed", "precision", "limit", "data", "resize")
-    for name in (*names, "eval_every", "tensorboard"):
+    valued = (
+        "epochs", "batch_size", "seed", "precision", "limit", "data", "resize",
+        "eval_every", "tensorboard",
+    )  # fmt: skip
+    for name in valued:
         if options.get(name) is not None:
             words += [f"--{name.replace('_', '-')}", str(options[name])]
     if options.get("engine", "classic") != "classic":
