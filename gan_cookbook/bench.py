@@ -1,19 +1,18 @@
 """Timing the training step: ``gan-cookbook bench`` and :func:`benchmark`.
 
-A benchmark prepares a recipe's run exactly as cooking does (same data, models,
-optimizers and trainer) in a temporary folder, copies the images to the device once,
-and times :meth:`GANTrainer.train_step` step by step on batches sliced on the device,
-as :meth:`GANTrainer.fit` feeds them. Each step ends with ``train_on_batch``'s own
+A benchmark loads a recipe's data and builds its models and trainer exactly as cooking
+does (:func:`~gan_cookbook.gan_model.build_gan_model`), without a run folder, copies
+the images to the device once, and times :meth:`GANTrainer.train_step` step by step on
+batches sliced on the device, as :meth:`GANTrainer.fit` feeds them. Each step ends with ``train_on_batch``'s own
 loss fetch, a host sync, so a step's wall time is the time the device needed for it.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -21,7 +20,8 @@ import numpy as np
 from keras import ops
 
 from gan_cookbook import backend
-from gan_cookbook.cook import prepare
+from gan_cookbook.data import with_channels
+from gan_cookbook.gan_model import build_gan_model, check_batch_size, make_trainer
 from gan_cookbook.recipe import Recipe
 
 DEFAULT_STEPS = 50
@@ -38,11 +38,36 @@ def _check_steps(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
+def cpu_name() -> str:
+    """The CPU's model name, as the operating system reports it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # not Linux: fall back on what the platform module knows
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def machine() -> dict[str, Any]:
-    """The device, backend and versions a benchmark ran with."""
-    device = backend.describe_device()
+    """The device, backend and versions a benchmark ran with.
+
+    :func:`gan_cookbook.backend.describe_device`'s keys, plus ``cpu`` (the CPU's
+    model name), ``cpu_cores``, and the Keras, NumPy and Python versions.
+    """
     return {
-        **device,
+        **backend.describe_device(),
+        "cpu": cpu_name(),
+        "cpu_cores": cpu_cores(),
         "keras_version": keras.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
@@ -61,7 +86,7 @@ def benchmark(
 ) -> dict[str, Any]:
     """Times ``recipe``'s training step on the running Keras backend.
 
-    Nothing is written outside a temporary folder, which is removed afterwards.
+    Nothing is written to disk.
 
     Args:
         recipe: The recipe whose data, models and optimizers are timed.
@@ -90,42 +115,35 @@ def benchmark(
     """
     steps = _check_steps("steps", steps, 1)
     warmup = _check_steps("warmup", warmup, 0)
-    with tempfile.TemporaryDirectory(prefix="gan-cookbook-bench-") as folder:
-        run = prepare(
-            recipe,
-            out=Path(folder) / "run",
-            batch_size=batch_size,
-            limit=limit,
-            verbose=0,
-            engine=engine,
-            precision=precision,
-        )
-        trainer = run.trainer
-        batch_size = run.recipe.batch_size
-        images = ops.convert_to_tensor(run.dataset.images, dtype="float32")
-        steps_per_epoch = int(ops.shape(images)[0]) // batch_size
-        # The fused engine compiles its step during the first warm-up step.
-        step = trainer.train_step
-        batches = trainer._shuffled_batches(images, steps_per_epoch, batch_size)
-        for index in range(warmup):
-            step(batches[index % steps_per_epoch])
-        step_seconds = []
-        started = time.perf_counter()
-        for index in range(warmup, warmup + steps):
-            batch = batches[index % steps_per_epoch]
-            step_started = time.perf_counter()
-            step(batch)
-            step_seconds.append(time.perf_counter() - step_started)
-        total_seconds = time.perf_counter() - started
+    recipe = recipe.replace(batch_size=batch_size, precision=precision)
+    dataset = with_channels(recipe.load_data(), recipe.channels).limit(limit)
+    batch_size = recipe.batch_size
+    check_batch_size(batch_size, dataset)
+    gan_model = build_gan_model(recipe, dataset.images.shape[1:])
+    trainer = make_trainer(gan_model, recipe.noise, recipe.seed, engine)
+    trainer.check_images(dataset.images)
+    images = ops.convert_to_tensor(dataset.images, dtype="float32")
+    batches = trainer.shuffled_batches(images, batch_size)
+    # The fused engine compiles its step during the first warm-up step.
+    for index in range(warmup):
+        trainer.train_step(batches[index % len(batches)])
+    step_seconds = []
+    started = time.perf_counter()
+    for index in range(warmup, warmup + steps):
+        batch = batches[index % len(batches)]
+        step_started = time.perf_counter()
+        trainer.train_step(batch)
+        step_seconds.append(time.perf_counter() - step_started)
+    total_seconds = time.perf_counter() - started
     median = statistics.median(step_seconds)
     return {
-        "recipe": run.recipe.name,
+        "recipe": recipe.name,
         "engine": engine,
-        "precision": run.recipe.precision,
+        "precision": recipe.precision,
         "batch_size": batch_size,
         "steps": steps,
         "warmup": warmup,
-        "images": int(len(run.dataset.images)),
+        "images": int(len(dataset.images)),
         "ms_per_step_median": median * 1000,
         "ms_per_step_mean": statistics.fmean(step_seconds) * 1000,
         "ms_per_step_min": min(step_seconds) * 1000,

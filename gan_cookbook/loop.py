@@ -37,9 +37,6 @@ from keras import ops
 
 from gan_cookbook import backend
 
-ENGINES = ("classic", "fused")
-
-
 @dataclass(frozen=True)
 class Noise:
     """The distribution G's input is drawn from.
@@ -131,12 +128,14 @@ def stack(
     return d_on_g
 
 
-class _FakeBatch(keras.Layer):
+class FakeBatch(keras.Layer):
     """Draws noise, makes fakes with G in training mode, and joins them to a real batch.
 
-    A Keras layer so that :func:`gan_cookbook.backend.compile_training_call` can
-    compile it: noise is drawn on the device with a ``SeedGenerator`` and the fakes
-    never leave the device.
+    A Keras layer so that :func:`gan_cookbook.backend.compile_training_call` (and the
+    fused engine) can compile it: noise is drawn on the device with a
+    ``SeedGenerator`` and the fakes never leave the device. Called on a batch of real
+    images, it returns D's images (the real half first, then as many fakes) and a
+    fresh batch of noise for G's step.
     """
 
     def __init__(self, generator: keras.Model, noise: Noise, seed: int | None):
@@ -160,7 +159,7 @@ class _FakeBatch(keras.Layer):
         return images, noise_for_g
 
 
-def _step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
+def step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
     """One step's logs: D's and d_on_g's, prefixed ``d_`` and ``g_``, as floats."""
     logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
     logs.update({f"g_{key}": float(value) for key, value in g_logs.items()})
@@ -203,6 +202,11 @@ class Progress:
 class GANTrainer:
     """Trains a generator and a discriminator with the classic two-call step.
 
+    Each optimizer is built at once for the variables it trains (D's for D's, the
+    one of ``d_on_g`` for G's), as a checkpoint needs them before it can be restored.
+    ``discriminator.trainable`` is set before every call, as Keras 3 needs, and put
+    back as it was found when :meth:`train_step` or :meth:`fit` returns or raises.
+
     Args:
         generator: The generator (noise in, images out).
         discriminator: The compiled discriminator (images in, one probability out).
@@ -211,11 +215,10 @@ class GANTrainer:
         seed: Seeds the noise and the shuffling; with the models' weights seeded too
             (``keras.utils.set_random_seed``) a CPU run repeats loss for loss.
             Defaults to ``None`` (a fresh seed).
-        engine: ``"classic"``, three calls a step (the compiled fake batch and the
-            two ``train_on_batch``), or ``"fused"``, the same step compiled into one
-            function (JAX backend only; the first step runs classic, which builds
-            the models' losses and metrics). Defaults to ``"classic"``.
     """
+
+    engine = "classic"
+    """The engine's name, as :func:`gan_cookbook.gan_model.make_trainer` takes it."""
 
     def __init__(
         self,
@@ -224,19 +227,7 @@ class GANTrainer:
         d_on_g: keras.Model,
         noise: Noise | None = None,
         seed: int | None = None,
-        engine: str = "classic",
     ):
-        if engine not in ENGINES:
-            raise ValueError(
-                f"`engine` must be one of {', '.join(ENGINES)}. "
-                f"Received: engine={engine!r}"
-            )
-        if engine == "fused" and keras.backend.backend() != "jax":
-            raise ValueError(
-                "`engine='fused'` runs on the JAX backend only "
-                "(set KERAS_BACKEND=jax). "
-                f"Received: engine={engine!r} on backend {keras.backend.backend()!r}"
-            )
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
                 raise ValueError(
@@ -255,25 +246,32 @@ class GANTrainer:
         self.discriminator = discriminator
         self.d_on_g = d_on_g
         self.noise = noise if noise is not None else Noise()
-        self._fake_batch_layer = _FakeBatch(generator, self.noise, seed)
-        self._fake_batch = backend.compile_training_call(self._fake_batch_layer)
+        self.fake_batch = FakeBatch(generator, self.noise, seed)
+        self._make_fake_batch = backend.compile_training_call(self.fake_batch)
         self._shuffle_seed = keras.random.SeedGenerator(
             None if seed is None else seed + 1
         )
-        # The shuffling state at the start of the current epoch: a run resumed in
-        # the middle of an epoch replays that epoch's order.
-        self._epoch_shuffle_state = ops.convert_to_numpy(self._shuffle_seed.state)
+        # The shuffling state at the start of the current epoch: an epoch's order is
+        # drawn from it, so a run resumed in the middle of an epoch replays it.
+        # (Copied through NumPy: on TensorFlow a variable made or assigned from
+        # another variable's value can share its storage.)
+        self._epoch_shuffle_state = keras.Variable(
+            ops.convert_to_numpy(self._shuffle_seed.state),
+            dtype=self._shuffle_seed.state.dtype,
+            trainable=False,
+            name="epoch_shuffle_state",
+        )
         self._labels: dict[int, tuple[Any, Any]] = {}
         self.progress = Progress()
-        self.engine = engine
-        self._fused_step: Any = None
+        self._build_optimizers()
 
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.generator.output_shape[1:])
 
     def check_images(self, images: Any) -> None:
-        """Raises ``ValueError`` if ``images`` do not fit G's output and D's input."""
+        """Raises ``ValueError`` unless ``images`` fit G's output and D's input and
+        are float in [-1, 1], the range of G's ``tanh``."""
         shape = tuple(ops.shape(images)[1:])
         if shape != self.image_shape:
             raise ValueError(
@@ -287,9 +285,26 @@ class GANTrainer:
                 f"must match the images' shape (batch, *{shape}). "
                 f"Received: images of shape {tuple(ops.shape(images))}"
             )
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if not dtype.startswith(("float", "bfloat")):
+            raise ValueError(
+                "`x` must hold float images in [-1, 1], the range of the generator's "
+                "tanh (uint8 pixels: x / 127.5 - 1). "
+                f"Received: x of dtype {dtype}"
+            )
+        low, high = float(ops.min(images)), float(ops.max(images))
+        if not (-1 <= low and high <= 1):
+            raise ValueError(
+                "`x` must hold float images in [-1, 1], the range of the generator's "
+                "tanh (images in [0, 1]: x * 2 - 1). "
+                f"Received: x with values from {low} to {high}"
+            )
 
-    def _labels_for(self, batch_size: int) -> tuple[Any, Any]:
-        # Made once per batch size, on the device, so no step copies labels over.
+    def labels_for(self, batch_size: int) -> tuple[Any, Any]:
+        """D's labels (``batch_size`` ones, then as many zeros) and G's (ones).
+
+        Made once per batch size, on the device, so that no step copies labels over.
+        """
         if batch_size not in self._labels:
             ones = ops.ones((batch_size, 1))
             self._labels[batch_size] = (
@@ -298,6 +313,12 @@ class GANTrainer:
             )
         return self._labels[batch_size]
 
+    def make_fake_batch(self, real_images: Any) -> tuple[Any, Any]:
+        """D's images (``real_images``, then as many fakes from G in training mode)
+        and fresh noise for G's step, on the device; updates G's BatchNorm moving
+        statistics and the noise generator's state as a training call does."""
+        return self._make_fake_batch(real_images)
+
     def train_step(self, real_images: Any) -> dict[str, float]:
         """Runs one step on a batch of real images; returns the step's logs.
 
@@ -305,20 +326,28 @@ class GANTrainer:
         metrics prefixed with ``d_`` and ``g_``. They come from the loss fetch that
         ``train_on_batch`` makes itself: the step adds no host sync of its own.
         """
-        if self._fused_step is not None:
-            return _step_logs(*self._fused_step(real_images))
+        trainable = self.discriminator.trainable
+        try:
+            return step_logs(*self.step(real_images))
+        finally:
+            self.discriminator.trainable = trainable
+
+    def step(self, real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The step itself: D's and ``d_on_g``'s logs, as the models return them.
+
+        The hook an engine overrides (:class:`gan_cookbook.fused.FusedGANTrainer`);
+        :meth:`train_step` wraps it. Leaves ``discriminator.trainable`` as it was
+        last set.
+        """
         batch_size = int(ops.shape(real_images)[0])
-        d_labels, g_labels = self._labels_for(batch_size)
-        d_images, g_noise = self._fake_batch(real_images)
+        d_labels, g_labels = self.labels_for(batch_size)
+        d_images, g_noise = self.make_fake_batch(real_images)
 
         self.discriminator.trainable = True
         d_logs = self.discriminator.train_on_batch(d_images, d_labels, return_dict=True)
         self.discriminator.trainable = False
         g_logs = self.d_on_g.train_on_batch(g_noise, g_labels, return_dict=True)
-
-        if self.engine == "fused":
-            self._fused_step = backend.compile_fused_step(self)
-        return _step_logs(d_logs, g_logs)
+        return d_logs, g_logs
 
     def fit(
         self,
@@ -355,6 +384,8 @@ class GANTrainer:
             A ``keras.callbacks.History`` of the epoch logs.
 
         Raises:
+            ValueError: ``x`` is not float images in [-1, 1] of G's output shape, or
+                a setting is out of range.
             NonFiniteLossError: a loss became NaN or infinite.
         """
         self.check_images(x)
@@ -401,35 +432,31 @@ class GANTrainer:
             steps=steps,
             model=self.d_on_g,
         )
+        trainable = self.discriminator.trainable
+        try:
+            self._fit_epochs(images, batch_size, epochs, steps, callback_list)
+        finally:
+            self.discriminator.trainable = trainable
+        return history
+
+    def _fit_epochs(
+        self,
+        images: Any,
+        batch_size: int,
+        epochs: int,
+        steps: int,
+        callback_list: keras.callbacks.CallbackList,
+    ) -> None:
         self.d_on_g.stop_training = False
         callback_list.on_train_begin()
         epoch_logs: dict[str, float] = {}
         for epoch in range(self.progress.epoch, epochs):
-            if self.progress.step == 0:
-                self._epoch_shuffle_state = ops.convert_to_numpy(
-                    self._shuffle_seed.state
-                )
             callback_list.on_epoch_begin(epoch)
-            batches = self._shuffled_batches(images, steps, batch_size)
+            batches = self.shuffled_batches(images, batch_size)
             started = time.perf_counter() - self.progress.seconds
             for step in range(self.progress.step, steps):
                 callback_list.on_train_batch_begin(step)
-                try:
-                    logs = self.train_step(batches[step])
-                except RuntimeError as error:
-                    # PyTorch's cross-entropy raises on NaN probabilities where the
-                    # other backends return a NaN loss.
-                    if self._weights_are_finite():
-                        raise
-                    raise NonFiniteLossError(
-                        epoch,
-                        step,
-                        steps,
-                        f"the weights are no longer finite ({error})",
-                    ) from error
-                bad = [f"{k} is {v}" for k, v in logs.items() if not math.isfinite(v)]
-                if bad:
-                    raise NonFiniteLossError(epoch, step, steps, ", ".join(bad))
+                logs = self._checked_step(batches[step], epoch, step, steps)
                 totals = self.progress.totals
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value
@@ -447,11 +474,32 @@ class GANTrainer:
             epoch_logs["seconds"] = seconds
             epoch_logs["images_per_second"] = steps * batch_size / seconds
             self.progress = Progress(epoch=epoch + 1)
+            # The next epoch's order is drawn from where this one's left the seed.
+            self._epoch_shuffle_state.assign(
+                ops.convert_to_numpy(self._shuffle_seed.state)
+            )
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.d_on_g.stop_training:
                 break
         callback_list.on_train_end(epoch_logs)
-        return history
+
+    def _checked_step(
+        self, batch: Any, epoch: int, step: int, steps: int
+    ) -> dict[str, float]:
+        try:
+            logs = self.train_step(batch)
+        except RuntimeError as error:
+            # PyTorch's cross-entropy raises on NaN probabilities where the other
+            # backends return a NaN loss.
+            if self._weights_are_finite():
+                raise
+            raise NonFiniteLossError(
+                epoch, step, steps, f"the weights are no longer finite ({error})"
+            ) from error
+        bad = [f"{k} is {v}" for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLossError(epoch, step, steps, ", ".join(bad))
+        return logs
 
     def _weights_are_finite(self) -> bool:
         return all(
@@ -459,48 +507,44 @@ class GANTrainer:
             for weight in [*self.generator.weights, *self.discriminator.weights]
         )
 
-    def build_optimizers(self) -> None:
+    def _build_optimizers(self) -> None:
         """Builds each optimizer for the variables it trains, if not yet built.
 
         D's optimizer for D's trainable weights, ``d_on_g``'s for G's only (D is
         frozen there). Both must exist before their state can be restored.
         """
+        trainable = self.discriminator.trainable
         if not self.discriminator.optimizer.built:
             self.discriminator.trainable = True
             self.discriminator.optimizer.build(self.discriminator.trainable_variables)
         if not self.d_on_g.optimizer.built:
             self.discriminator.trainable = False
             self.d_on_g.optimizer.build(self.d_on_g.trainable_variables)
-        self.discriminator.trainable = True
+        self.discriminator.trainable = trainable
 
     def state_variables(self) -> dict[str, list[Any]]:
-        """The variables a checkpoint holds, by group, the optimizers' built first."""
-        self.build_optimizers()
+        """The variables a checkpoint holds, by group.
+
+        G's and D's variables (weights, BatchNorm statistics, dropout seeds; the
+        stacked ``d_on_g`` holds no others), both optimizers' variables, the noise
+        generator's state and the shuffling state at the start of the epoch.
+        """
         return {
             "generator": list(self.generator.variables),
             "discriminator": list(self.discriminator.variables),
             "discriminator_optimizer": list(self.discriminator.optimizer.variables),
             "d_on_g_optimizer": list(self.d_on_g.optimizer.variables),
-            "noise_seed": [self._fake_batch_layer.seed_generator.state],
+            "noise_seed": [self.fake_batch.seed_generator.state],
+            "shuffle_seed": [self._epoch_shuffle_state],
         }
 
     def get_state(self) -> dict[str, Any]:
-        """Everything the next step depends on, as NumPy arrays and plain values.
-
-        G's and D's variables (weights, BatchNorm statistics, dropout seeds; the
-        stacked ``d_on_g`` holds no others), both optimizers' variables, the noise
-        and shuffling generators' states and :attr:`progress`.
-        """
+        """Everything the next step depends on, as NumPy arrays and plain values:
+        :meth:`state_variables` and :attr:`progress`."""
         arrays = {}
         for group, variables in self.state_variables().items():
             for index, variable in enumerate(variables):
                 arrays[f"{group}/{index:04d}"] = ops.convert_to_numpy(variable)
-        in_epoch = self.progress.step > 0
-        arrays["shuffle_seed/0000"] = (
-            self._epoch_shuffle_state
-            if in_epoch
-            else ops.convert_to_numpy(self._shuffle_seed.state)
-        )
         return {
             "arrays": arrays,
             "progress": {
@@ -523,9 +567,7 @@ class GANTrainer:
                 Defaults to True.
         """
         arrays = state["arrays"]
-        groups = self.state_variables()
-        groups["shuffle_seed"] = [self._shuffle_seed.state]
-        for group, variables in groups.items():
+        for group, variables in self.state_variables().items():
             saved = sorted(key for key in arrays if key.startswith(f"{group}/"))
             if len(saved) != len(variables):
                 raise ValueError(
@@ -545,7 +587,6 @@ class GANTrainer:
                         f"another architecture. Received: shape {tuple(value.shape)}"
                     )
                 variable.assign(value)
-        self._epoch_shuffle_state = np.array(arrays["shuffle_seed/0000"])
         progress = state["progress"]
         self.progress = Progress(
             epoch=int(progress["epoch"]),
@@ -554,12 +595,16 @@ class GANTrainer:
             seconds=float(progress["seconds"]),
         )
 
-    def _shuffled_batches(self, images: Any, steps: int, batch_size: int) -> list:
-        """One epoch's batches, each ``(batch_size, ...)``, on the device.
+    def shuffled_batches(self, images: Any, batch_size: int) -> list:
+        """The current epoch's batches of ``images``, each ``(batch_size, ...)``.
 
-        Split once per epoch, so a step picks its batch from a Python list: indexing
-        a device array with the step number would send that number to the device.
+        The order is drawn from the shuffling state at the start of the epoch, so
+        the same epoch gives the same batches however often it is drawn. Split once
+        per epoch, so a step picks its batch from a Python list: indexing a device
+        array with the step number would send that number to the device.
         """
+        steps = int(ops.shape(images)[0]) // batch_size
+        self._shuffle_seed.state.assign(ops.convert_to_numpy(self._epoch_shuffle_state))
         order = keras.random.shuffle(
             ops.arange(ops.shape(images)[0]), seed=self._shuffle_seed
         )

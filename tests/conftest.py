@@ -6,8 +6,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
-from gan_cookbook.metrics import discriminator_metrics  # noqa: E402
+from gan_cookbook.gan_model import (  # noqa: E402
+    GANModel,
+    discriminator_metrics,
+    make_trainer,
+)
+from gan_cookbook.loop import Noise, stack  # noqa: E402
 from gan_cookbook.models import (  # noqa: E402
     cooking_discriminator,
     cooking_generator,
@@ -36,8 +40,8 @@ def make_gan(
         d_on_g = stack(
             generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5)
         )
-    trainer = GANTrainer(
-        generator, discriminator, d_on_g, noise or Noise(), seed=seed, engine=engine
+    trainer = make_trainer(
+        GANModel(generator, discriminator, d_on_g), noise or Noise(), seed, engine
     )
     return generator, discriminator, d_on_g, trainer
 

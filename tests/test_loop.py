@@ -4,10 +4,13 @@ import keras
 import numpy as np
 import pytest
 
+from gan_cookbook.fused import FusedGANTrainer
 from gan_cookbook.loop import GANTrainer, Noise, NonFiniteLossError, stack
 from gan_cookbook.models import cooking_discriminator, cooking_generator
 
 from conftest import make_gan, random_images
+
+TRAINERS = {"classic": GANTrainer, "fused": FusedGANTrainer}
 
 
 def snapshot(variables):
@@ -75,7 +78,7 @@ def test_fakes_come_from_training_mode_and_stay_on_the_device(gan):
     real = random_images(16)
     moving = [weight for weight in generator.weights if "moving" in weight.path]
     before = snapshot(moving)
-    trainer._fake_batch(keras.ops.convert_to_tensor(real))
+    trainer.make_fake_batch(keras.ops.convert_to_tensor(real))
     # Only a call in training mode updates BatchNorm's moving statistics.
     assert all(changed(before, moving))
 
@@ -341,13 +344,13 @@ def test_fused_engine_computes_what_the_classic_loop_computes():
         with pytest.raises(
             ValueError, match="JAX backend only.*Received: engine='fused'"
         ):
-            GANTrainer(generator, discriminator, d_on_g, engine="fused")
+            FusedGANTrainer(generator, discriminator, d_on_g)
         return
     images = random_images(64)
     runs = {}
     for engine in ("classic", "fused"):
         generator, discriminator, d_on_g, _ = make_gan(seed=4)
-        trainer = GANTrainer(generator, discriminator, d_on_g, seed=4, engine=engine)
+        trainer = TRAINERS[engine](generator, discriminator, d_on_g, seed=4)
         record = StepLosses()
         trainer.fit(images, batch_size=16, epochs=2, callbacks=[record], verbose=0)
         runs[engine] = (
@@ -386,9 +389,9 @@ def test_no_image_or_noise_crosses_to_the_device_in_a_step(monkeypatch, engine):
 
     monkeypatch.setattr(keras.Model, "reset_metrics", reset_metrics_on_device)
     generator, discriminator, d_on_g, _ = make_gan(seed=1)
-    trainer = GANTrainer(generator, discriminator, d_on_g, seed=1, engine=engine)
-    batches = trainer._shuffled_batches(
-        keras.ops.convert_to_tensor(random_images(64)), 4, 16
+    trainer = TRAINERS[engine](generator, discriminator, d_on_g, seed=1)
+    batches = trainer.shuffled_batches(
+        keras.ops.convert_to_tensor(random_images(64)), 16
     )
     trainer.train_step(batches[0])  # compiles
     with jax.transfer_guard_host_to_device("disallow"):
@@ -429,3 +432,67 @@ def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
         for key in ("d_loss", "g_loss"):
             assert mixed[key] == pytest.approx(full[key], abs=0.03)
             assert mixed[key] != full[key]  # bfloat16 arithmetic did happen
+
+
+@pytest.mark.parametrize("engine", ["classic", "fused"])
+def test_models_are_left_as_the_trainer_found_them(engine):
+    if engine == "fused" and keras.backend.backend() != "jax":
+        pytest.skip("the fused engine runs on JAX")
+    generator, discriminator, _, trainer = make_gan(seed=2, engine=engine)
+    images = random_images(32)
+    trainer.train_step(images[:16])
+    assert discriminator.trainable
+    trainer.fit(images, batch_size=16, epochs=1, verbose=0)
+    assert discriminator.trainable
+    assert all(layer.trainable for layer in discriminator.layers)
+    assert len(discriminator.trainable_weights) == 6  # 2 convolutions, 1 dense
+
+    # D is the user's again: its own fit trains it, and only it.
+    labels = np.ones((16, 1), "float32")
+    before = snapshot(discriminator.trainable_weights)
+    discriminator.fit(images[:16], labels, epochs=1, verbose=0)
+    discriminator.train_on_batch(images[:16], labels)
+    assert all(changed(before, discriminator.trainable_weights))
+
+    # A D the user froze stays frozen.
+    discriminator.trainable = False
+    trainer.train_step(images[:16])
+    assert not discriminator.trainable
+
+    # A step that raises while D is frozen for G's call puts D back too.
+    discriminator.trainable = True
+
+    def fail(*args, **kwargs):
+        assert not discriminator.trainable
+        raise RuntimeError("G's call failed")
+
+    trainer.d_on_g.train_on_batch = fail
+    if engine == "classic":
+        with pytest.raises(RuntimeError, match="G's call failed"):
+            trainer.train_step(images[:16])
+        assert discriminator.trainable
+        with pytest.raises(RuntimeError, match="G's call failed"):
+            trainer.fit(images, batch_size=16, epochs=2, verbose=0)
+        assert discriminator.trainable
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (
+            np.full((32, 28, 28, 1), 255, np.uint8),
+            r"float images in \[-1, 1\].*Received: x of dtype uint8",
+        ),
+        (
+            np.full((32, 28, 28, 1), 255.0, np.float32),
+            r"float images in \[-1, 1\].*Received: x with values from 255.0 to 255.0",
+        ),
+    ],
+    ids=["uint8", "0-255-float"],
+)
+def test_fit_refuses_images_outside_the_tanh_range(gan, images, message):
+    generator, discriminator, _, trainer = gan
+    before = snapshot(generator.weights + discriminator.weights)
+    with pytest.raises(ValueError, match=message):
+        trainer.fit(images, batch_size=16, verbose=0)
+    assert not any(changed(before, generator.weights + discriminator.weights))

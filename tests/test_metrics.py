@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gan_cookbook.metrics import LabelAccuracy, discriminator_metrics
+from gan_cookbook.gan_model import LabelAccuracy, discriminator_metrics
 
 
 def test_label_accuracy_counts_one_label_only():

@@ -1,0 +1,201 @@
+"""A recipe's three compiled models, built in one place: ``build_gan_model``.
+
+TF-GAN's ``GANModel`` is the pattern: one function turns a recipe (architecture,
+noise, optimizers, loss, precision) and an image shape into the compiled generator G,
+the compiled sigmoid discriminator D and the stacked ``d_on_g`` that trains G.
+Runs (:mod:`gan_cookbook.cook`), the benchmark and anything else that needs the models
+call it; none of them needs a run folder to get them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import keras
+from keras import ops
+
+from gan_cookbook.loop import GANTrainer, Noise, stack
+from gan_cookbook.models import precision_scope
+
+if TYPE_CHECKING:
+    from gan_cookbook.data import Dataset
+    from gan_cookbook.recipe import Recipe
+
+ENGINES = ("classic", "fused")
+"""The trainers :func:`make_trainer` makes: the classic loop, or the fused step."""
+
+
+@keras.saving.register_keras_serializable(package="gan_cookbook")
+class LabelAccuracy(keras.metrics.Metric):
+    """Accuracy of a sigmoid discriminator on the images of one label only.
+
+    ``LabelAccuracy(1, name="real_accuracy")`` is the share of real images that D
+    calls real; ``LabelAccuracy(0, name="fake_accuracy")`` the share of fakes it
+    calls fake. Computed inside the train function, so ``train_on_batch`` returns it
+    with the loss and no extra host sync.
+
+    Args:
+        label: The label (0 or 1) whose images are counted.
+        threshold: Probability above which D says "real". Defaults to 0.5.
+        name: The metric's name.
+    """
+
+    def __init__(
+        self, label: int, threshold: float = 0.5, name: str | None = None, **kwargs: Any
+    ):
+        if label not in (0, 1):
+            raise ValueError(f"`label` must be 0 or 1. Received: label={label!r}")
+        super().__init__(name=name or f"label_{label}_accuracy", **kwargs)
+        self.label = label
+        self.threshold = threshold
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        said_real = ops.cast(ops.reshape(y_pred, (-1,)) > self.threshold, "float32")
+        selected = y_true if self.label == 1 else 1.0 - y_true
+        agrees = said_real if self.label == 1 else 1.0 - said_real
+        self.correct.assign_add(ops.sum(selected * agrees))
+        self.count.assign_add(ops.sum(selected))
+
+    def result(self):
+        return ops.divide_no_nan(self.correct, self.count)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "label": self.label,
+            "threshold": self.threshold,
+        }
+
+
+def discriminator_metrics() -> list[keras.metrics.Metric]:
+    """D's accuracy on real images and on fakes, named ``real_accuracy`` and
+    ``fake_accuracy`` (``d_real_accuracy`` and ``d_fake_accuracy`` in the logs)."""
+    return [
+        LabelAccuracy(1, name="real_accuracy"),
+        LabelAccuracy(0, name="fake_accuracy"),
+    ]
+
+
+@dataclass(frozen=True)
+class GANModel:
+    """The three compiled models of one GAN.
+
+    Attributes:
+        generator: G, noise in, images out; compiled with the optimizer that trains
+            it inside ``d_on_g``, so that a saved G carries that optimizer's state.
+        discriminator: D, images in, one probability out; compiled with its own
+            optimizer, its loss and :func:`discriminator_metrics`.
+        d_on_g: G then D, compiled with G's optimizer; trains G.
+    """
+
+    generator: keras.Model
+    discriminator: keras.Model
+    d_on_g: keras.Model
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one image, channels last."""
+        return tuple(self.generator.output_shape[1:])
+
+    @property
+    def noise_dim(self) -> int:
+        """The size of G's input."""
+        return int(self.generator.input_shape[-1])
+
+
+def _check_image_shape(image_shape: Any) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(size) for size in image_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 3 or any(size < 1 for size in shape):
+        raise ValueError(
+            "`image_shape` must be (height, width, channels) with positive sizes. "
+            f"Received: image_shape={image_shape!r}"
+        )
+    return shape
+
+
+def build_gan_model(
+    recipe: Recipe,
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    *,
+    seed: int | None = None,
+) -> GANModel:
+    """Builds and compiles ``recipe``'s G, D and ``d_on_g`` for images of one shape.
+
+    The models are built under the recipe's precision policy
+    (:func:`~gan_cookbook.models.precision_scope`), each with a fresh optimizer from
+    the recipe. Nothing is read from or written to disk.
+
+    Args:
+        recipe: The recipe whose builders, noise size, optimizers, loss and precision
+            are used.
+        image_shape: ``(height, width, channels)`` of the images G makes and D
+            judges. Defaults to ``(28, 28, 1)``.
+        seed: Seeds the weights (``keras.utils.set_random_seed``): the same seed,
+            the same initial weights. Defaults to the recipe's seed.
+
+    Returns:
+        A :class:`GANModel`.
+    """
+    image_shape = _check_image_shape(image_shape)
+    keras.utils.set_random_seed(recipe.seed if seed is None else seed)
+    with precision_scope(recipe.precision):
+        generator = recipe.build_generator(recipe.noise_dim, image_shape)
+        discriminator = recipe.build_discriminator(image_shape)
+        discriminator.compile(
+            optimizer=recipe.discriminator_optimizer(),
+            loss=recipe.loss,
+            metrics=discriminator_metrics(),
+        )
+        d_on_g = stack(
+            generator, discriminator, recipe.generator_optimizer(), recipe.loss
+        )
+        generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
+    return GANModel(generator, discriminator, d_on_g)
+
+
+def make_trainer(
+    gan_model: GANModel,
+    noise: Noise | None = None,
+    seed: int | None = None,
+    engine: str = "classic",
+) -> GANTrainer:
+    """The trainer of ``gan_model`` for an engine.
+
+    Args:
+        gan_model: The models to train.
+        noise: The distribution of G's input. Defaults to uniform in [0, 1).
+        seed: Seeds the noise and the shuffling. Defaults to ``None`` (fresh).
+        engine: ``"classic"`` (:class:`~gan_cookbook.loop.GANTrainer`: the compiled
+            fake batch and two ``train_on_batch`` calls a step) or ``"fused"``
+            (:class:`~gan_cookbook.fused.FusedGANTrainer`: the same step as one
+            compiled call, JAX only). Defaults to ``"classic"``.
+    """
+    if engine not in ENGINES:
+        raise ValueError(
+            f"`engine` must be one of {', '.join(ENGINES)}. Received: engine={engine!r}"
+        )
+    trainer_class = GANTrainer
+    if engine == "fused":
+        from gan_cookbook.fused import FusedGANTrainer
+
+        trainer_class = FusedGANTrainer
+    return trainer_class(
+        gan_model.generator, gan_model.discriminator, gan_model.d_on_g, noise, seed
+    )
+
+
+def check_batch_size(batch_size: int, dataset: Dataset) -> None:
+    """Raises ``ValueError`` if ``dataset`` holds fewer images than one batch."""
+    if batch_size > len(dataset.images):
+        raise ValueError(
+            f"`batch_size` {batch_size} is larger than the {len(dataset.images)} "
+            f"training images of {dataset.source}. Use a smaller batch or more "
+            f"images. Received: batch_size={batch_size}"
+        )
