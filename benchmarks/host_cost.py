@@ -45,8 +45,8 @@ def keras_case(engine: str, metrics: bool, steps: int) -> dict[str, float]:
     import keras
     from keras import layers, ops
 
-    from gan_cookbook.loop import GANTrainer, stack
-    from gan_cookbook.metrics import discriminator_metrics
+    from gan_cookbook.gan_model import GANModel, discriminator_metrics, make_trainer
+    from gan_cookbook.loop import stack
 
     keras.utils.set_random_seed(0)
     noise = keras.Input((2,))
@@ -61,13 +61,14 @@ def keras_case(engine: str, metrics: bool, steps: int) -> dict[str, float]:
         metrics=discriminator_metrics() if metrics else None,
     )
     d_on_g = stack(generator, discriminator, keras.optimizers.Adam(2e-4))
-    trainer = GANTrainer(generator, discriminator, d_on_g, seed=0, engine=engine)
+    gan_model = GANModel(generator, discriminator, d_on_g)
+    trainer = make_trainer(gan_model, seed=0, engine=engine)
     real = ops.convert_to_tensor(keras.random.uniform((BATCH, 2, 2, 1)))
     trainer.train_step(real)  # builds, and compiles the fused step
     figures = {"step": median_ms(lambda: trainer.train_step(real), steps)}
     if engine == "classic":
-        d_labels, g_labels = trainer._labels_for(BATCH)
-        d_images, g_noise = trainer._fake_batch(real)
+        d_labels, g_labels = trainer.labels_for(BATCH)
+        d_images, g_noise = trainer.make_fake_batch(real)
 
         def train_discriminator():
             discriminator.trainable = True

@@ -3,8 +3,9 @@
 A benchmark loads a recipe's data and builds its models and trainer exactly as cooking
 does (:func:`~gan_cookbook.gan_model.build_gan_model`), without a run folder, copies
 the images to the device once, and times :meth:`GANTrainer.train_step` step by step on
-batches sliced on the device, as :meth:`GANTrainer.fit` feeds them. Each step ends with ``train_on_batch``'s own
-loss fetch, a host sync, so a step's wall time is the time the device needed for it.
+batches sliced on the device, as :meth:`GANTrainer.fit` feeds them. Each step ends
+with ``train_on_batch``'s own loss fetch, a host sync, so a step's wall time is the
+time the device needed for it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Keras callbacks that record a run: sample grids, the loss history per epoch and per
-step, the progress GIF and the loss plot."""
+step, the progress GIF, the loss plot, and the Fréchet distance every N epochs."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import keras
 import numpy as np
 from PIL import Image
 
+from gan_cookbook.evaluation.measure import FRECHET_KEY, FRECHET_RAW_KEY, draw_noise
 from gan_cookbook.images import save_gif, save_grid
 from gan_cookbook.loop import Noise
 from gan_cookbook.plots import plot_losses
 
 if TYPE_CHECKING:
-    from gan_cookbook.quality import EvaluationData
+    from gan_cookbook.evaluation.measure import Evaluator
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -203,67 +204,71 @@ class LossPlot(keras.callbacks.Callback):
 class FrechetEvaluation(keras.callbacks.Callback):
     """Every ``every`` epochs, puts the Fréchet distance into the epoch's logs.
 
+    Made by :func:`gan_cookbook.evaluation.frechet_callback`, which loads and checks
+    its data; the measuring is its :class:`~gan_cookbook.evaluation.Evaluator`'s.
     It must come before :class:`HistoryCSV` in the callback list (it writes into the
     ``logs`` dict the later callbacks read), and HistoryCSV must be told the column
     (``always=[FrechetEvaluation.KEY]``), since the first epoch may not be measured.
     The same noise every time, so epochs compare without sampling noise between them.
 
+    With ``raw_generator`` (the trained G, when ``generator`` is its average) it
+    measures both, the trained one under :attr:`RAW_KEY`.
+
     Args:
         generator: The generator, run in inference mode as a saved one is.
         noise: The distribution of its input.
-        data: The reference images and the classifier's training data.
+        evaluator: Measures against the reference images; its classifier and the
+            reference statistics are computed when training begins.
         every: Measures after epochs ``every``, ``2 * every``, ...
-        count: Generated (and reference) images per measurement.
+        count: Generated images per measurement, at most the reference's.
         seed: Seeds the noise.
+        raw_generator: A second generator measured the same way, or ``None``.
     """
 
-    KEY = "frechet_distance"
+    KEY = FRECHET_KEY
+    RAW_KEY = FRECHET_RAW_KEY
 
     def __init__(
         self,
         generator: keras.Model,
         noise: Noise,
-        data: EvaluationData,
+        evaluator: Evaluator,
         every: int,
         count: int = 10000,
         seed: int = 0,
-        verbose: int = 1,
+        raw_generator: keras.Model | None = None,
     ):
         super().__init__()
         if every < 1:
             raise ValueError(f"`every` must be at least 1. Received: every={every}")
         self.generator = generator
         self.noise = noise
-        self.data = data
+        self.evaluator = evaluator
         self.every = every
-        self.count = min(count, len(data.reference))
+        self.count = min(count, evaluator.size)
         self.seed = seed
-        self.verbose = verbose
-        self._statistics: tuple[np.ndarray, np.ndarray] | None = None
+        self.raw_generator = raw_generator
+        self.noise_vectors: np.ndarray | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The columns it fills: :attr:`KEY`, and :attr:`RAW_KEY` with two
+        generators."""
+        return (self.KEY,) if self.raw_generator is None else (self.KEY, self.RAW_KEY)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        from gan_cookbook.classifier import load_classifier
-        from gan_cookbook.evaluation import gaussian_statistics
-
-        self.extractor = load_classifier(self.data.training, verbose=self.verbose)
-        features, _ = self.extractor(self.data.reference[: self.count])
-        self._statistics = gaussian_statistics(features)
-        self._noise_batch = keras.ops.convert_to_numpy(
-            self.noise.sample(
-                (self.count, int(self.generator.input_shape[-1])), seed=self.seed
-            )
+        self.evaluator.prepare()
+        self.noise_vectors = draw_noise(
+            self.noise, self.count, int(self.generator.input_shape[-1]), self.seed
         )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every or logs is None:
             return
-        from gan_cookbook.evaluation import (
-            frechet_distance_from_statistics,
-            gaussian_statistics,
+        logs[self.KEY] = self.evaluator.frechet_distance(
+            self.generator, self.noise_vectors
         )
-
-        images = self.generator.predict(self._noise_batch, batch_size=500, verbose=0)
-        features, _ = self.extractor(images)
-        logs[self.KEY] = frechet_distance_from_statistics(
-            *gaussian_statistics(features), *self._statistics
-        )
+        if self.raw_generator is not None:
+            logs[self.RAW_KEY] = self.evaluator.frechet_distance(
+                self.raw_generator, self.noise_vectors
+            )

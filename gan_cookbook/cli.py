@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -17,10 +18,9 @@ import keras
 
 from gan_cookbook import recipes
 from gan_cookbook.bench import DEFAULT_STEPS, DEFAULT_WARMUP, benchmark, format_result
-from gan_cookbook.callbacks import FrechetEvaluation
 from gan_cookbook.cook import Run, RunStopped, prepare
 from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
-from gan_cookbook.loop import ENGINES
+from gan_cookbook.gan_model import ENGINES
 from gan_cookbook.models import PRECISIONS
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
@@ -135,6 +135,41 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def flags_of(command: click.Command) -> dict[str, str]:
+    """The command's options by Python argument: ``{"batch_size": "--batch-size"}``."""
+    return {
+        param.name: max(param.opts, key=len)
+        for param in command.params
+        if isinstance(param, click.Option) and param.name
+    }
+
+
+def name_flags(message: str, flags: dict[str, str]) -> str:
+    """A library message with its Python arguments written as the flags that set them.
+
+    The library names arguments Keras style: ```out``` in the text, ``out=value``
+    after "Received:". ``resume=True`` becomes ``--resume``, ``out=None`` ``no --out``
+    and ``batch_size=64`` ``--batch-size 64``.
+    """
+    for name, flag in flags.items():
+        message = re.sub(rf"`{name}=True`", flag, message)
+        message = re.sub(rf"`{name}`", flag, message)
+        message = re.sub(rf"(?<![\w.-]){name}=None\b", f"no {flag}", message)
+        message = re.sub(rf"(?<![\w.-]){name}=True\b", flag, message)
+        message = re.sub(rf"(?<![\w.-]){name}='([^']*)'", rf"{flag} \1", message)
+        message = re.sub(rf"(?<![\w.-]){name}=", f"{flag} ", message)
+    return message
+
+
+def usage_error(error: ValueError) -> click.UsageError:
+    """A library ``ValueError`` as a usage error that names the command's flags."""
+    context = click.get_current_context(silent=True)
+    message = str(error)
+    if context is not None:
+        message = name_flags(message, flags_of(context.command))
+    return click.UsageError(message)
+
+
 def cook_recipe(
     recipe: Recipe, command: Sequence[str], quiet: bool = False, **options: Any
 ) -> None:
@@ -152,7 +187,7 @@ def cook_recipe(
     try:
         run = prepare(recipe, verbose=0 if quiet else 1, **options)
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise usage_error(error) from None
     if not quiet:
         action = (
             f"Resuming from {run.resumed_from.name}" if run.resumed_from else "Cooking"
@@ -168,39 +203,39 @@ def cook_recipe(
             f"({', '.join(how)}) into {run.out}"
         )
     try:
-        run.cook()
+        result = run.cook()
     except RunStopped as stopped:
-        click.echo(str(stopped), err=True)
+        flags = flags_of(click.get_current_context().command)
+        click.echo(name_flags(str(stopped), flags), err=True)
         if stopped.checkpoint is not None:
-            click.echo(
-                f"Resume with: {resume_command(command, run, options)}", err=True
-            )
+            words = resume_command(command, run, click.get_current_context().command)
+            click.echo(f"Resume with: {words}", err=True)
         sys.exit(stopped.exit_code)
     if not quiet:
         click.echo(f"Done. Samples, history and models are in {run.out}")
-        if run.evaluation is not None and run.history is not None:
-            distances = run.history.history.get(FrechetEvaluation.KEY)
+        if run.evaluation is not None:
+            distances = result.history.history.get(run.evaluation.KEY)
             if distances:
                 click.echo(f"Fréchet distance at the end: {distances[-1]:.2f}")
 
 
-def resume_command(command: Sequence[str], run: Run, options: dict[str, Any]) -> str:
-    """The exact command line that resumes ``run``."""
+def resume_command(command: Sequence[str], run: Run, cli: click.Command) -> str:
+    """The command line that resumes ``run``: ``command``, ``--out``, ``--resume``
+    and the flags of ``cli`` for every option the run recorded that is not the
+    flag's default."""
     words = [*command, "--out", str(run.out), "--resume"]
-    valued = (
-        "epochs", "batch_size", "seed", "precision", "limit", "data", "resize",
-        "eval_every", "tensorboard",
-    )  # fmt: skip
-    for name in valued:
-        if options.get(name) is not None:
-            words += [f"--{name.replace('_', '-')}", str(options[name])]
-    if options.get("engine", "classic") != "classic":
-        words += ["--engine", options["engine"]]
-    if options.get("skip_bad_images"):
-        words.append("--skip-bad-images")
-    for name in ("checkpoint_every", "keep_checkpoints"):
-        if options.get(name, 1) != 1:
-            words += [f"--{name.replace('_', '-')}", str(options[name])]
+    recorded = run.settings()["options"]
+    for param in cli.params:
+        if param.name in ("out", "resume") or param.name not in recorded:
+            continue
+        value = recorded[param.name]
+        if value == param.default or not isinstance(param, click.Option):
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            words += [flag] if value else []
+        else:
+            words += [flag, str(value)]
     return shlex.join(words)
 
 
@@ -237,7 +272,7 @@ def cook(recipe: str, **options: Any) -> None:
     try:
         resolved = resolve_recipe(recipe)
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise usage_error(error) from None
     cook_recipe(resolved, ["gan-cookbook", "cook", recipe], **options)
 
 
@@ -278,14 +313,23 @@ recipe_option = click.option(
 
 
 def load_for_command(
-    run_or_model: Path, recipe: str | None, quiet: bool = False
+    run_or_model: Path,
+    recipe: str | None,
+    quiet: bool = False,
+    load_recipe_data: bool = True,
 ) -> Cooked:
-    """Loads a run folder or a generator file for a command; errors are usage errors."""
+    """Loads a run folder or a generator file for a command; errors are usage errors.
+
+    ``load_recipe_data``: with ``--recipe``, load its data to learn their identity
+    (only ``evaluate`` needs it).
+    """
     from gan_cookbook.sampling import load_cooked
 
     try:
         cooked = load_cooked(
-            run_or_model, resolve_recipe(recipe) if recipe is not None else None
+            run_or_model,
+            resolve_recipe(recipe) if recipe is not None else None,
+            load_recipe_data=load_recipe_data,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
@@ -353,7 +397,7 @@ def sample(
     """Draw a grid of samples from a run folder or a generator.keras."""
     from gan_cookbook.sampling import save_samples
 
-    cooked = load_for_command(run_or_model, recipe)
+    cooked = load_for_command(run_or_model, recipe, load_recipe_data=False)
     save_samples(cooked, out, count, seed, npz=npz, columns=columns, scale=scale)
     click.echo(f"{count} samples in {out}" + (f" and {npz}" if npz else ""))
 
@@ -424,7 +468,7 @@ def interpolate(
     """Walk between random points of the noise space, as an animated GIF."""
     from gan_cookbook.sampling import save_interpolation
 
-    cooked = load_for_command(run_or_model, recipe)
+    cooked = load_for_command(run_or_model, recipe, load_recipe_data=False)
     written = save_interpolation(
         cooked, out, walks, points, frames, seed, duration=duration, scale=scale
     )
@@ -443,10 +487,11 @@ def interpolate(
 )
 @click.option(
     "--data",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="An .npz (Keras layout) to measure against: x_test (else x_train) "
-    "the reference, y_train the classifier's labels.  [default: the run's "
-    "data]",
+    type=click.Path(path_type=Path),
+    help="Measure against this instead: an .npz, .npy, IDX file or folder of "
+    "images, as cook's --data. Its test split (x_test, or the t10k file beside an "
+    "IDX train file) is the reference when it has one; its labels train the "
+    "classifier.  [default: the run's data]",
 )
 @click.option(
     "--out",
@@ -460,6 +505,12 @@ def interpolate(
     show_default=True,
     help="Seeds the noise and the choice of real images.",
 )
+@click.option(
+    "--compare-raw",
+    is_flag=True,
+    help="Also measure the trained generator (generator_raw.keras) beside the "
+    "averaged one (generator.keras), against the same images.",
+)
 @recipe_option
 def evaluate(
     run_or_model: Path,
@@ -467,44 +518,77 @@ def evaluate(
     data: Path | None,
     out: Path | None,
     seed: int,
+    compare_raw: bool,
     recipe: str | None,
 ) -> None:
     """Measure a run or a generator: Fréchet distance, KID, classifier score and
-    class histogram, each beside the real-data floor; writes metrics.json."""
-    import json
+    class histogram, each beside the real-data floor; writes metrics.json.
 
-    from gan_cookbook.quality import (
-        datasets_for_source,
-        evaluation_data,
-        measure,
-        table,
-    )
+    The run's own data (its recipe.json) by default, whatever they are: a built-in
+    dataset, a file or an image folder whose subfolders are classes. A classifier of
+    data other than MNIST is trained on first use and cached in the Keras cache.
+    A run that averages G's weights is measured on the average (generator.keras);
+    give RUN/generator_raw.keras, or --compare-raw, for the trained generator.
+    """
+    import dataclasses
+
+    from gan_cookbook.data import DataSource
+    from gan_cookbook.evaluation import Evaluator, evaluation_data, table
 
     cooked = load_for_command(run_or_model, recipe)
-    source = str(data) if data is not None else cooked.data_source
-    if source is None:
+    raw = None
+    if compare_raw:
+        if cooked.raw_path is None:
+            raise click.UsageError(
+                f"--compare-raw: {run_or_model} holds no trained generator beside an "
+                f"averaged one (expected {cooked.folder / 'generator_raw.keras'}, "
+                "written by a recipe with an average). Received: --compare-raw"
+            )
+        raw = load_for_command(cooked.raw_path, recipe, load_recipe_data=False)
+    # Measured in the generator's channels: an RGB generator of grayscale data
+    # against that data in RGB.
+    channels = int(cooked.generator.output_shape[-1])
+    if data is None and cooked.data is None:
+        if cooked.data_description is None:
+            raise click.UsageError(
+                f"{run_or_model}: no recipe.json tells what it was trained on. Pass "
+                "--data PATH or --recipe NAME. Received: a generator without its run "
+                "folder"
+            )
         raise click.UsageError(
-            f"{run_or_model}: no recipe.json tells what it was trained on. Pass --data "
-            "FILE.npz or --recipe NAME. Received: a generator without its run folder"
+            f"{run_or_model}: trained on {cooked.data_description}, which only its "
+            "recipe's own code loads (recipe.json records no data identity). Pass "
+            "--data PATH or --recipe NAME."
         )
     try:
-        training, test = datasets_for_source(source)
-        evaluation = evaluation_data(training, test, count, seed)
-        if evaluation.reference.shape[1:] != tuple(cooked.generator.output_shape[1:]):
-            raise ValueError(
-                f"The generator makes images of shape "
-                f"{tuple(cooked.generator.output_shape[1:])} but {source} holds "
-                f"{evaluation.reference.shape[1:]}. Received: --data {source}"
-            )
-        metrics = measure(cooked.generator, cooked.noise, evaluation, count, seed)
+        if data is not None:
+            source = DataSource.from_path(data, channels=channels)
+        else:
+            source = dataclasses.replace(cooked.data, channels=channels)
+        training, test = source.load_splits()
+        evaluator = Evaluator(evaluation_data(training, test, count, seed))
+        metrics = evaluator.measure(cooked.generator, cooked.noise, count, seed)
+        if raw is not None:
+            raw_metrics = evaluator.measure(raw.generator, raw.noise, count, seed)
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise usage_error(error) from None
     metrics["model"] = str(run_or_model)
+    metrics["generator"] = cooked.description
+    if raw is not None:
+        metrics["raw"] = {
+            "generator": raw.description,
+            "generated": raw_metrics["generated"],
+        }
     out = out or cooked.folder / "metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2))
-    click.echo(f"{metrics['n']} generated images against {metrics['reference']}")
+    click.echo(
+        f"{metrics['n']} images of {cooked.description} against {metrics['reference']}"
+    )
     click.echo(table(metrics))
+    if raw is not None:
+        click.echo(f"\nThe same, for {raw.description}:")
+        click.echo(table({**metrics, "generated": metrics["raw"]["generated"]}))
     click.echo(f"Written to {out} ({metrics['seconds']:.1f} s)")
 
 
@@ -597,7 +681,7 @@ def bench(
             precision=precision,
         )
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise usage_error(error) from None
     click.echo(json.dumps(result, indent=2) if as_json else format_result(result))
 
 

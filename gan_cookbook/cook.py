@@ -1,9 +1,12 @@
-"""Cooking a recipe: a run folder, the models, the loop, and what the run leaves.
+"""Cooking a recipe: a run folder, its data, the loop, and what the run leaves.
 
 ``cook(recipe)`` is what ``gan-cookbook cook`` and ``python -m
-gan_cookbook.recipes.<name>`` call. A run folder ends up holding::
+gan_cookbook.recipes.<name>`` call. It keeps the run's policy (the folder, the data,
+resume, checkpoints, the disk); the models come from
+:func:`~gan_cookbook.gan_model.build_gan_model`. A run folder ends up holding::
 
-    recipe.json            resolved settings, Keras version and backend, data
+    recipe.json            resolved settings, the options given, Keras version and
+                           backend, the data's identity
     samples/epoch_0001.png one grid per epoch, from one fixed noise batch
     history.csv            one row per epoch: losses, D's accuracies, timing
     checkpoints/           the newest checkpoint(s): everything a resume needs
@@ -23,6 +26,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -36,8 +40,8 @@ import keras
 import numpy as np
 
 from gan_cookbook import backend
+from gan_cookbook.average import AveragedGenerator, UpdateAverage
 from gan_cookbook.callbacks import (
-    FrechetEvaluation,
     HistoryCSV,
     LossPlot,
     ProgressGIF,
@@ -46,10 +50,16 @@ from gan_cookbook.callbacks import (
 )
 from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
-from gan_cookbook.loop import GANTrainer, NonFiniteLossError, stack
-from gan_cookbook.metrics import discriminator_metrics
-from gan_cookbook.models import precision_scope
+from gan_cookbook.gan_model import (
+    GANModel,
+    averaged_generator,
+    build_gan_model,
+    check_batch_size,
+    make_trainer,
+)
+from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.recipe import Recipe
+from gan_cookbook.sampling import GENERATOR_FILE, RAW_GENERATOR_FILE, SETTINGS_FILE
 
 # Settings a resumed run must share with the saved one (epochs and the optimizers'
 # settings may change: more epochs, or a lower learning rate after a NaN).
@@ -65,7 +75,9 @@ RESUME_SETTINGS = (
     ("recipe", "batch_size"),
     ("recipe", "grid_size"),
     ("recipe", "seed"),
+    ("recipe", "average"),
     ("data", "source"),
+    ("data", "identity"),
     ("data", "images"),
     ("data", "image_shape"),
 )
@@ -126,15 +138,40 @@ class _StopOnSignals(keras.callbacks.Callback):
 class _Checkpointer(keras.callbacks.Callback):
     """Records each epoch's logs and writes a checkpoint every ``every`` epochs."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, history: list[dict[str, Any]]):
         super().__init__()
         self.run = run
+        self.history = history
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.run.epoch_history.append({"epoch": epoch + 1, **(logs or {})})
+        self.history.append({"epoch": epoch + 1, **(logs or {})})
         done = epoch + 1
         if done % self.run.checkpoint_every == 0 or done == self.run.recipe.epochs:
-            self.run.save_checkpoint()
+            self.run.save_checkpoint(self.history)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What :meth:`Run.cook` leaves, besides the files in the run folder.
+
+    Attributes:
+        out: The run folder.
+        history: The epochs trained by this call, as ``keras.callbacks.History``.
+        epoch_history: Every epoch's logs since the run began, resumed ones included.
+        resumed_from: The checkpoint this call continued from, or ``None``.
+        generator: The trained generator.
+        discriminator: The trained discriminator.
+        averaged_generator: The copy of G holding the average of its weights (what
+            ``generator.keras`` holds), or ``None`` when the recipe keeps no average.
+    """
+
+    out: Path
+    history: keras.callbacks.History
+    epoch_history: list[dict[str, Any]]
+    resumed_from: Path | None
+    generator: keras.Model
+    discriminator: keras.Model
+    averaged_generator: keras.Model | None = None
 
 
 @dataclasses.dataclass
@@ -142,29 +179,57 @@ class Run:
     """A prepared run: validated settings, loaded data, built and compiled models.
 
     Everything that can be wrong with the input has been checked when a ``Run``
-    exists; :meth:`cook` trains and writes the run folder.
+    exists; :meth:`cook` trains, writes the run folder and returns a
+    :class:`RunResult`. Made by :func:`prepare`.
+
+    Attributes:
+        recipe: The recipe, with the overrides applied.
+        out: The run folder.
+        dataset: The training images.
+        gan_model: The compiled models.
+        trainer: Their trainer, restored from ``resumed_from`` when resuming.
+        sample_noise: The fixed noise of the epoch grids.
+        options: The options :func:`prepare` was given (``None`` values left out),
+            as ``recipe.json`` records them.
+        resumed_from: The checkpoint restored, or ``None`` for a new run.
+        resumed_history: The epoch logs saved in that checkpoint.
+        evaluation: The ``eval_every`` callback, or ``None``.
+        averaged: The averaged copy of G when the recipe averages, else ``None``.
     """
 
     recipe: Recipe
     out: Path
     dataset: Dataset
-    generator: keras.Model
-    discriminator: keras.Model
-    d_on_g: keras.Model
+    gan_model: GANModel
     trainer: GANTrainer
     sample_noise: np.ndarray
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
     verbose: int = 1
     callbacks: Sequence[keras.callbacks.Callback] = ()
     checkpoint_every: int = 1
     keep_checkpoints: int = 1
-    resumed_from: Path | None = None
     overwrite: bool = False
-    epoch_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    history: keras.callbacks.History | None = None
-    evaluation: FrechetEvaluation | None = None
+    resumed_from: Path | None = None
+    resumed_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    evaluation: keras.callbacks.Callback | None = None
     tensorboard: Path | None = None
+    averaged: AveragedGenerator | None = None
 
-    def cook(self) -> keras.callbacks.History:
+    @property
+    def generator(self) -> keras.Model:
+        return self.gan_model.generator
+
+    @property
+    def discriminator(self) -> keras.Model:
+        return self.gan_model.discriminator
+
+    @property
+    def sampled_generator(self) -> keras.Model:
+        """The generator the grids and ``generator.keras`` come from: the averaged
+        copy when the recipe averages, else the trained G."""
+        return self.generator if self.averaged is None else self.averaged.model
+
+    def cook(self) -> RunResult:
         """Trains up to the recipe's epochs and writes the run folder.
 
         Raises:
@@ -173,35 +238,39 @@ class Run:
         if self.overwrite and self.out.exists():
             shutil.rmtree(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        always = []
-        if self.evaluation is not None:
-            always.append(FrechetEvaluation.KEY)
+        always = [] if self.evaluation is None else list(self.evaluation.keys)
         history_csv = HistoryCSV(self.out / "history.csv", always=always)
         steps_csv = StepsCSV(self.out / "steps.csv")
-        if self.resumed_from is None:
-            (self.out / "recipe.json").write_text(json.dumps(self.settings(), indent=2))
-        else:
+        settings = self.settings()
+        if self.resumed_from is not None:
+            settings["created"] = read_settings(self.out).get("created")
+        write_json(self.out / SETTINGS_FILE, settings)
+        epoch_history = list(self.resumed_history)
+        if self.resumed_from is not None:
             # Rows after the checkpoint belong to work that is about to be redone.
             history_csv.path.unlink(missing_ok=True)
-            for row in self.epoch_history:
+            for row in epoch_history:
                 logs = {key: value for key, value in row.items() if key != "epoch"}
                 history_csv.on_epoch_end(row["epoch"] - 1, logs)
             progress = self.trainer.progress
             truncate_steps(steps_csv.path, progress.epoch, progress.step)
         grid = SampleGrid(
-            self.generator,
+            self.sampled_generator,
             self.sample_noise,
             self.out / "samples",
             columns=self.recipe.grid_size,
         )
         recorders: list[keras.callbacks.Callback] = [grid]
+        if self.averaged is not None:
+            # First: the grid and the measurement read the refreshed average.
+            recorders.insert(0, UpdateAverage(self.averaged))
         if self.evaluation is not None:
             # Before HistoryCSV: it adds its value to the logs HistoryCSV writes.
             recorders.append(self.evaluation)
         recorders += [
             history_csv,
             steps_csv,
-            _Checkpointer(self),
+            _Checkpointer(self, epoch_history),
             ProgressGIF(self.out / "samples", self.out / "progress.gif"),
             LossPlot(self.out / "steps.csv", self.out / "losses.png"),
         ]
@@ -211,7 +280,7 @@ class Run:
             recorders += tensorboard_callbacks(grid, self.tensorboard)
         with _StopOnSignals() as stopper:
             try:
-                self.history = self.trainer.fit(
+                history = self.trainer.fit(
                     self.dataset.images,
                     batch_size=self.recipe.batch_size,
                     epochs=self.recipe.epochs,
@@ -223,7 +292,7 @@ class Run:
         if stopper.received is not None:
             # Written after the handlers are restored: a second Ctrl-C now quits at
             # once, and the atomic write leaves the previous checkpoint whole.
-            checkpoint = self.save_checkpoint()
+            checkpoint = self.save_checkpoint(epoch_history)
             progress = self.trainer.progress
             raise RunStopped(
                 f"Stopped by {stopper.received.name} after epoch {progress.epoch}, "
@@ -231,49 +300,52 @@ class Run:
                 checkpoint,
                 128 + int(stopper.received),
             )
-        # Saved trainable, so that a loaded D builds its optimizer for its weights.
-        self.discriminator.trainable = True
-        self.generator.save(self.out / "generator.keras")
+        if self.averaged is None:
+            self.generator.save(self.out / GENERATOR_FILE)
+        else:
+            self.averaged.update().save(self.out / GENERATOR_FILE)
+            self.generator.save(self.out / RAW_GENERATOR_FILE)
         self.discriminator.save(self.out / "discriminator.keras")
-        return self.history
+        return RunResult(
+            out=self.out,
+            history=history,
+            epoch_history=epoch_history,
+            resumed_from=self.resumed_from,
+            generator=self.generator,
+            discriminator=self.discriminator,
+            averaged_generator=None if self.averaged is None else self.averaged.model,
+        )
 
     def _diverged(self, error: NonFiniteLossError) -> RunStopped:
         checkpoints = list_checkpoints(self.out)
         checkpoint = checkpoints[-1] if checkpoints else None
         kept = (
             f"The last good checkpoint is kept: {checkpoint}. Resume from it with "
-            "--resume; if the losses diverge again, lower the learning rates (a "
+            "`resume=True`; if the losses diverge again, lower the learning rates (a "
             "recipe file with other optimizers may resume this run)."
             if checkpoint
             else "No epoch had finished, so there is no checkpoint: start again with "
-            "--overwrite and lower learning rates."
+            "`overwrite=True` and lower learning rates."
         )
         return RunStopped(f"{error} {kept}", checkpoint, 1)
 
-    def save_checkpoint(self) -> Path:
-        """Writes the trainer's state, the sample noise and the history so far."""
+    def save_checkpoint(self, epoch_history: list[dict[str, Any]]) -> Path:
+        """Writes the trainer's state, the sample noise and the epoch logs so far."""
         state = self.trainer.get_state()
-        metadata = {"progress": state["progress"], "history": self.epoch_history}
+        metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
         return save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
 
-    def restore(self, checkpoint: Path) -> None:
-        """Loads a checkpoint of this run into the models and the trainer."""
-        arrays, metadata = load_checkpoint(checkpoint)
-        self.sample_noise = arrays.pop("sample_noise")
-        try:
-            self.trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
-        except ValueError as error:
-            raise ValueError(f"{checkpoint}: {error}") from None
-        self.epoch_history = list(metadata["history"])
-        self.resumed_from = checkpoint
-
     def settings(self) -> dict[str, Any]:
-        """What ``recipe.json`` records."""
+        """What ``recipe.json`` records: the resolved recipe, the options given, the
+        data and the versions."""
+        identity = getattr(self.dataset, "identity", None)
         return {
             "recipe": self.recipe.to_config(),
+            "options": json_ready(self.options),
             "data": {
                 "source": self.dataset.source,
+                "identity": None if identity is None else identity.to_config(),
                 "images": int(len(self.dataset.images)),
                 "image_shape": list(self.dataset.images.shape[1:]),
             },
@@ -287,6 +359,34 @@ class Run:
         """The size of one checkpoint's arrays (float32), optimizer slots included."""
         groups = self.trainer.state_variables().values()
         return sum(int(np.prod(v.shape)) * 4 for group in groups for v in group)
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with paths as strings, as JSON holds it."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=2))
+    os.replace(temporary, path)
+
+
+def read_settings(out: str | Path) -> dict[str, Any]:
+    """The ``recipe.json`` of a run folder.
+
+    Raises:
+        ValueError: there is none, or it is not a JSON object.
+    """
+    path = Path(out) / SETTINGS_FILE
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: expected a JSON object. Received: {settings!r}")
+    return settings
 
 
 def truncate_steps(path: Path, epoch: int, step: int) -> None:
@@ -328,19 +428,22 @@ def check_out(out: Path, overwrite: bool = False) -> None:
     may be replaced; any other non-empty folder is still refused.
     """
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file. Expected a new or empty folder.")
+        raise ValueError(
+            f"`out` {out} is a file. Expected a new or empty folder. "
+            f"Received: out={str(out)!r}"
+        )
     if not (out.is_dir() and any(out.iterdir())):
         return
     if not overwrite:
         raise ValueError(
-            f"--out {out} already holds files; a run never overwrites another. "
-            "Choose a new folder, continue that run with --resume, or replace it "
-            "with --overwrite."
+            f"`out` {out} already holds files; a run never overwrites another. "
+            "Choose a new folder, continue that run with `resume=True`, or replace "
+            f"it with `overwrite=True`. Received: out={str(out)!r}"
         )
-    if not (out / "recipe.json").is_file():
+    if not (out / SETTINGS_FILE).is_file():
         raise ValueError(
-            f"--overwrite replaces only a run folder (one holding recipe.json); {out} "
-            "holds other files and is left alone."
+            f"`overwrite=True` replaces only a run folder (one holding recipe.json); "
+            f"{out} holds other files and is left alone. Received: out={str(out)!r}"
         )
 
 
@@ -354,20 +457,21 @@ def check_disk(out: Path, needed: int) -> None:
             pass
     except OSError as error:
         raise ValueError(
-            f"--out {out}: cannot write in {existing} ({error.strerror}). "
-            "Expected a writable folder."
+            f"`out` {out}: cannot write in {existing} ({error.strerror}). "
+            f"Expected a writable folder. Received: out={str(out)!r}"
         ) from None
     free = shutil.disk_usage(existing).free
     if free < needed:
         raise ValueError(
-            f"--out {out}: {free / 2**20:.0f} MiB free on its disk, about "
-            f"{needed / 2**20:.0f} MiB needed for checkpoints, models and samples."
+            f"`out` {out}: {free / 2**20:.0f} MiB free on its disk, about "
+            f"{needed / 2**20:.0f} MiB needed for checkpoints, models and samples. "
+            f"Received: out={str(out)!r}"
         )
 
 
 def differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
     """The resume-relevant settings that differ, one line each."""
-    given = json.loads(json.dumps(given))
+    given = json_ready(given)
     lines = []
     for section, key in RESUME_SETTINGS:
         before = saved.get(section, {}).get(key)
@@ -380,6 +484,19 @@ def differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
 def _check_count(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or value < 1):
         raise ValueError(f"`{name}` must be at least 1. Received: {name}={value!r}")
+
+
+def _restore(
+    trainer: GANTrainer, checkpoint: Path
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Loads a checkpoint into the trainer; returns its sample noise and history."""
+    arrays, metadata = load_checkpoint(checkpoint)
+    sample_noise = arrays.pop("sample_noise")
+    try:
+        trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
+    except ValueError as error:
+        raise ValueError(f"{checkpoint}: {error}") from None
+    return sample_noise, list(metadata["history"])
 
 
 def prepare(
@@ -431,7 +548,7 @@ def prepare(
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
         engine: ``"classic"`` or ``"fused"`` (JAX only): see
-            :class:`~gan_cookbook.loop.GANTrainer`. Defaults to ``"classic"``.
+            :func:`~gan_cookbook.gan_model.make_trainer`. Defaults to ``"classic"``.
         eval_every: Adds the Fréchet distance of ``eval_count`` samples to
             ``history.csv`` every ``eval_every`` epochs. Defaults to never.
         eval_count: Images per measurement. Defaults to 10,000.
@@ -439,25 +556,52 @@ def prepare(
 
     Raises:
         ValueError: a setting, the data or the run folder is not usable; the message
-            names it.
+            names the argument, Keras style.
     """
+    options = {
+        name: value
+        for name, value in (
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+            ("seed", seed),
+            ("precision", precision),
+            ("limit", limit),
+            ("data", data),
+            ("resize", resize),
+            ("skip_bad_images", skip_bad_images or None),
+            ("engine", engine),
+            ("checkpoint_every", checkpoint_every),
+            ("keep_checkpoints", keep_checkpoints),
+            ("eval_every", eval_every),
+            ("eval_count", eval_count if eval_every is not None else None),
+            ("tensorboard", tensorboard),
+        )
+        if value is not None
+    }
     _check_count("checkpoint_every", checkpoint_every)
     _check_count("keep_checkpoints", keep_checkpoints)
     recipe = recipe.replace(
         epochs=epochs, batch_size=batch_size, seed=seed, precision=precision
     )
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite exclude each other: choose one.")
+        raise ValueError(
+            "`resume` and `overwrite` exclude each other: choose one. "
+            "Received: resume=True, overwrite=True"
+        )
     checkpoints: list[Path] = []
     if resume:
         if out is None:
-            raise ValueError("--resume needs --out, the folder of the run to resume.")
+            raise ValueError(
+                "`out` is required when `resume=True`: the folder of the run to "
+                "resume. Received: out=None"
+            )
         out = Path(out)
         checkpoints = list_checkpoints(out)
-        if not checkpoints or not (out / "recipe.json").is_file():
+        if not checkpoints or not (out / SETTINGS_FILE).is_file():
             raise ValueError(
-                f"--resume: {out} holds no checkpoint (expected recipe.json and "
-                f"checkpoints/epoch_*.npz in it). Start a new run instead."
+                f"`out` {out} holds no checkpoint to resume (expected recipe.json "
+                "and checkpoints/epoch_*.npz in it). Start a new run instead. "
+                f"Received: out={str(out)!r}, resume=True"
             )
     else:
         out = Path(out) if out is not None else default_out(recipe)
@@ -472,56 +616,40 @@ def prepare(
     else:
         dataset = with_channels(recipe.load_data(), recipe.channels)
     dataset = dataset.limit(limit)
-    if recipe.batch_size > len(dataset.images):
-        raise ValueError(
-            f"--batch-size {recipe.batch_size} is larger than the "
-            f"{len(dataset.images)} training images of {dataset.source}. "
-            "Use a smaller batch or more images."
-        )
+    check_batch_size(recipe.batch_size, dataset)
 
-    keras.utils.set_random_seed(recipe.seed)
     backend.enable_determinism()
-    image_shape = tuple(int(size) for size in dataset.images.shape[1:])
-    with precision_scope(recipe.precision):
-        generator = recipe.build_generator(recipe.noise_dim, image_shape)
-        discriminator = recipe.build_discriminator(image_shape)
-        discriminator.compile(
-            optimizer=recipe.discriminator_optimizer(),
-            loss=recipe.loss,
-            metrics=discriminator_metrics(),
-        )
-        d_on_g = stack(
-            generator, discriminator, recipe.generator_optimizer(), recipe.loss
-        )
-        # G is compiled with the optimizer that trains it inside d_on_g, so that
-        # generator.keras carries that optimizer's state.
-        generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
-    trainer = GANTrainer(
-        generator, discriminator, d_on_g, recipe.noise, recipe.seed, engine=engine
-    )
+    gan_model = build_gan_model(recipe, dataset.images.shape[1:])
+    trainer = make_trainer(gan_model, recipe.noise, recipe.seed, engine)
     trainer.check_images(dataset.images)
-    grid_count = recipe.grid_size**2
     sample_noise = keras.ops.convert_to_numpy(
-        recipe.noise.sample((grid_count, recipe.noise_dim), seed=recipe.seed)
+        recipe.noise.sample((recipe.grid_size**2, recipe.noise_dim), seed=recipe.seed)
     )
     if tensorboard is not None:
         from gan_cookbook.tensorboard import check_installed
 
         check_installed(tensorboard)
+    averaged = averaged_generator(gan_model, recipe.noise, recipe.seed)
     evaluation = None
     if eval_every is not None:
         evaluation = _frechet_evaluation(
-            generator, recipe, dataset, eval_every, eval_count, verbose
+            gan_model.generator,
+            averaged,
+            recipe,
+            dataset,
+            eval_every,
+            eval_count,
+            verbose,
         )
     run = Run(
         recipe=recipe,
         out=out,
         dataset=dataset,
-        generator=generator,
-        discriminator=discriminator,
-        d_on_g=d_on_g,
+        gan_model=gan_model,
         trainer=trainer,
         sample_noise=sample_noise,
+        options=options,
+        averaged=averaged,
         verbose=verbose,
         callbacks=callbacks,
         checkpoint_every=checkpoint_every,
@@ -532,19 +660,20 @@ def prepare(
     )
 
     if resume:
-        saved = json.loads((out / "recipe.json").read_text())
+        saved = read_settings(out)
         changed = differences(saved, run.settings())
         if changed:
             raise ValueError(
-                f"--resume: the settings differ from those of the run in {out}:\n  "
-                + "\n  ".join(changed)
+                f"`resume=True`: the settings differ from those of the run in {out}:"
+                "\n  " + "\n  ".join(changed)
             )
-        run.restore(checkpoints[-1])
+        run.resumed_from = checkpoints[-1]
+        run.sample_noise, run.resumed_history = _restore(trainer, checkpoints[-1])
         progress = trainer.progress
         if progress.epoch >= recipe.epochs:
             raise ValueError(
-                f"--resume: the run in {out} has already trained {progress.epoch} "
-                f"epochs. Pass --epochs above {progress.epoch} to train further. "
+                f"The run in {out} has already trained {progress.epoch} epochs. "
+                f"Pass `epochs` above {progress.epoch} to train further. "
                 f"Received: epochs={recipe.epochs}"
             )
     samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
@@ -554,34 +683,31 @@ def prepare(
 
 def _frechet_evaluation(
     generator: keras.Model,
+    averaged: AveragedGenerator | None,
     recipe: Recipe,
     dataset: Dataset,
     every: int,
     count: int,
     verbose: int,
-) -> FrechetEvaluation:
+) -> keras.callbacks.Callback:
     """The ``--eval-every`` callback, its data loaded and checked before training."""
-    from gan_cookbook.classifier import check_labels
-    from gan_cookbook.quality import datasets_for_source, evaluation_data
+    from gan_cookbook.evaluation import frechet_callback
 
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(
-            f"--eval-every must be an integer of at least 1. Received: {every!r}"
-        )
-    try:
-        training, test = datasets_for_source(dataset.source)
-    except ValueError:
-        # A source only the recipe knows how to load: measure on what trains.
-        training, test = dataset, None
-    check_labels(training)
-    data = evaluation_data(training, test, count, seed=recipe.seed)
-    return FrechetEvaluation(
-        generator, recipe.noise, data, every, count, recipe.seed, verbose
+    # With an average, the average is what is sampled and the trained G is
+    # measured beside it.
+    sampled = generator if averaged is None else averaged.model
+    return frechet_callback(
+        sampled,
+        recipe.noise,
+        dataset,
+        every=every,
+        count=count,
+        seed=recipe.seed,
+        verbose=verbose,
+        raw_generator=None if averaged is None else generator,
     )
 
 
-def cook(recipe: Recipe, **options: Any) -> Run:
+def cook(recipe: Recipe, **options: Any) -> RunResult:
     """Prepares and cooks ``recipe``; options as :func:`prepare` takes them."""
-    run = prepare(recipe, **options)
-    run.cook()
-    return run
+    return prepare(recipe, **options).cook()

@@ -4,12 +4,15 @@ Every loader returns a :class:`Dataset` whose images are float32 in [-1, 1] with
 ``(N, height, width, channels)``, the range of the generators' ``tanh``.
 :func:`load_path` reads any supported file or folder and brings it to 28x28 with 1 or
 3 channels. Downloads (Fashion-MNIST, KMNIST) live in :mod:`gan_cookbook.datasets`.
+Every loader records where its data came from in ``Dataset.identity``, a
+:class:`DataSource` that loads the data (and their test split) again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import re
 import struct
 import zipfile
@@ -17,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -62,6 +66,220 @@ _IDX_TYPES = {
 _IDX_NAME = re.compile(r"idx\d+-ubyte$")
 
 
+BUILTIN_DATASETS = ("mnist", "fashion_mnist", "kmnist")
+"""The datasets :class:`DataSource` loads by name: MNIST ships with the package, the
+others come from the Keras cache (:mod:`gan_cookbook.datasets`)."""
+
+SOURCE_KINDS = ("builtin", "file", "folder")
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a dataset came from: enough to load its train and test splits again.
+
+    A run records it in ``recipe.json`` (:meth:`to_config`), so that its generator
+    can be measured later against the same data (:meth:`load_splits`).
+
+    Attributes:
+        kind: ``"builtin"`` (a dataset of :data:`BUILTIN_DATASETS`, by ``name``),
+            ``"file"`` (an ``.npz``, ``.npy`` or IDX images file at ``path``) or
+            ``"folder"`` (a folder of images at ``path``).
+        name: The built-in dataset's name; ``None`` for the other kinds.
+        path: The file or folder, absolute; ``None`` for a built-in dataset.
+        channels: The channels the images were converted to (1 or 3), or ``None``
+            for the data's own.
+        resize: The :data:`RESIZE_METHODS` filter that brought the images to 28x28,
+            or ``None`` for a file read as it is (:func:`load_npz`, :func:`load_npy`
+            and :func:`load_idx` resize nothing).
+        skip_bad_images: Whether a folder's unreadable images were left out.
+    """
+
+    kind: str
+    name: str | None = None
+    path: str | None = None
+    channels: int | None = None
+    resize: str | None = DEFAULT_RESIZE
+    skip_bad_images: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(
+                f"`kind` must be one of {', '.join(SOURCE_KINDS)}. "
+                f"Received: kind={self.kind!r}"
+            )
+        if self.kind == "builtin":
+            if self.name not in BUILTIN_DATASETS:
+                raise ValueError(
+                    f"`name` of a built-in data source must be one of "
+                    f"{', '.join(BUILTIN_DATASETS)}. Received: name={self.name!r}"
+                )
+            if self.path is not None:
+                raise ValueError(
+                    "`path` must be None for a built-in data source. "
+                    f"Received: path={self.path!r}"
+                )
+        else:
+            if not isinstance(self.path, (str, os.PathLike)) or not str(self.path):
+                raise ValueError(
+                    f"`path` of a {self.kind} data source must be a path. "
+                    f"Received: path={self.path!r}"
+                )
+            if self.name is not None:
+                raise ValueError(
+                    f"`name` must be None for a {self.kind} data source. "
+                    f"Received: name={self.name!r}"
+                )
+            object.__setattr__(self, "path", os.path.abspath(self.path))
+        if self.channels not in (None, 1, 3) or isinstance(self.channels, bool):
+            raise ValueError(
+                "`channels` must be 1 (grayscale), 3 (RGB) or None (keep the data's). "
+                f"Received: channels={self.channels!r}"
+            )
+        if self.resize is not None or self.kind == "folder":
+            if not isinstance(self.resize, str) or self.resize not in RESIZE_METHODS:
+                allowed = ", ".join(RESIZE_METHODS)
+                if self.kind != "folder":
+                    allowed += " or None (read as it is)"
+                raise ValueError(
+                    f"`resize` must be one of {allowed}. "
+                    f"Received: resize={self.resize!r}"
+                )
+        if not isinstance(self.skip_bad_images, bool):
+            raise ValueError(
+                "`skip_bad_images` must be True or False. "
+                f"Received: skip_bad_images={self.skip_bad_images!r}"
+            )
+
+    @classmethod
+    def builtin(cls, name: str, channels: int | None = None) -> DataSource:
+        """A dataset of :data:`BUILTIN_DATASETS`."""
+        return cls("builtin", name=name, channels=channels, resize=None)
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | Path,
+        channels: int | None = None,
+        resize: str | None = DEFAULT_RESIZE,
+        skip_bad_images: bool = False,
+    ) -> DataSource:
+        """The file or folder at ``path``, as :func:`load_path` reads it."""
+        kind = "folder" if Path(path).is_dir() else "file"
+        return cls(
+            kind,
+            path=str(path),
+            channels=channels,
+            resize=resize,
+            skip_bad_images=skip_bad_images,
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        """The source as JSON-ready values; :meth:`from_config` reads them back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DataSource:
+        """The source :meth:`to_config` wrote.
+
+        Raises:
+            ValueError: not a dict, a key missing or unknown, or a bad value; the
+                message names it.
+        """
+        if not isinstance(config, dict):
+            raise ValueError(
+                "A data source config must be a dict. "
+                f"Received: {type(config).__name__} {config!r}"
+            )
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(config) - set(known), key=str)
+        if unknown:
+            raise ValueError(
+                f"Unknown key {unknown[0]!r} in a data source config. Expected keys: "
+                f"{', '.join(known)}. Received: {config!r}"
+            )
+        if "kind" not in config:
+            raise ValueError(
+                "A data source config needs the key 'kind' "
+                f"({', '.join(SOURCE_KINDS)}). Received: {config!r}"
+            )
+        return cls(**config)
+
+    def test_path(self) -> Path | None:
+        """The file that holds a file source's test split, or ``None`` if none does.
+
+        An ``.npz`` holds its own (``x_test``); an IDX images file's is the file named
+        with ``train`` replaced by ``t10k`` or ``test`` beside it, gzipped or not.
+        """
+        if self.kind != "file":
+            return None
+        path = Path(self.path)
+        name = path.name.lower().removesuffix(".gz")
+        if name.endswith(".npz"):
+            try:
+                arrays = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+                return None
+            if not isinstance(arrays, np.lib.npyio.NpzFile):
+                return None
+            with arrays:
+                return path if "x_test" in arrays.files else None
+        if not _IDX_NAME.search(name):
+            return None
+        return idx_test_path(path)
+
+    def load(self, split: str = "train") -> Dataset:
+        """The ``"train"`` or ``"test"`` split, as it was loaded the first time.
+
+        Raises:
+            ValueError: the data cannot be read, or it has no such split.
+        """
+        if split not in SPLITS:
+            raise ValueError(
+                f'`split` must be "train" or "test". Received: split={split!r}'
+            )
+        if self.kind == "builtin":
+            dataset = with_channels(_load_builtin(self.name, split), self.channels)
+        elif split == "test" and self.test_path() is None:
+            raise ValueError(
+                f"{self.path}: has no test split. Expected {_TEST_SPLITS}. "
+                "Received: split='test'"
+            )
+        elif self.kind == "folder":
+            dataset = load_image_folder(
+                self.path, self.channels, self.resize, self.skip_bad_images
+            )
+        else:
+            path = Path(self.path) if split == "train" else self.test_path()
+            dataset = _load_file(path, split, self.channels, self.resize)
+        return dataclasses.replace(dataset, identity=self)
+
+    def load_splits(self) -> tuple[Dataset, Dataset | None]:
+        """``(train, test)``; ``test`` is ``None`` when the data has no test split."""
+        has_test = self.kind == "builtin" or self.test_path() is not None
+        return self.load("train"), self.load("test") if has_test else None
+
+
+_TEST_SPLITS = (
+    "a built-in dataset, an .npz with x_test, or an IDX train file with its "
+    "t10k (or test) file beside it"
+)
+
+
+def _load_builtin(name: str, split: str) -> Dataset:
+    if name == "mnist":
+        return load_mnist(split)
+    # Imported here: gan_cookbook.datasets imports this module.
+    from gan_cookbook import datasets
+
+    loader = {
+        "fashion_mnist": datasets.load_fashion_mnist,
+        "kmnist": datasets.load_kmnist,
+    }
+    return loader[name](split)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Images ready for training, with their labels when the source has them.
@@ -72,12 +290,17 @@ class Dataset:
         source: where the images came from, for messages and ``recipe.json``.
         class_names: the name of each label (folder names for an image folder), or
             ``None`` where the source does not name its classes.
+        identity: how to load the data again, its test split included (every loader
+            sets it); ``None`` for data made otherwise. :meth:`limit` keeps it: it
+            names the full data, which evaluation measures against. Images changed
+            otherwise should drop it.
     """
 
     images: np.ndarray
     labels: np.ndarray | None
     source: str
     class_names: tuple[str, ...] | None = None
+    identity: DataSource | None = None
 
     def limit(self, count: int | None) -> Dataset:
         """The first ``count`` images (all of them when ``count`` is ``None``)."""
@@ -205,7 +428,7 @@ def load_npz(path: str | Path, split: str = "train") -> Dataset:
         )
     images = to_model_range(contents[images_key], source)
     labels = _check_labels(labels, len(images), source, labels_where)
-    return Dataset(images, labels, source)
+    return Dataset(images, labels, source, identity=_file_identity(path))
 
 
 def load_npy(path: str | Path) -> Dataset:
@@ -221,7 +444,9 @@ def load_npy(path: str | Path) -> Dataset:
             raise ValueError("it is an .npz archive; name it .npz")
     except (OSError, ValueError, EOFError) as error:
         raise ValueError(f"{source}: not a readable .npy file ({error}).") from None
-    return Dataset(to_model_range(array, source), None, source)
+    return Dataset(
+        to_model_range(array, source), None, source, identity=_file_identity(path)
+    )
 
 
 def _read_maybe_gzipped(path: Path) -> bytes:
@@ -307,7 +532,15 @@ def load_idx(path: str | Path, labels_path: str | Path | None = None) -> Dataset
     if not path.is_file():
         raise ValueError(f"No such file: {path}. Expected an IDX images file.")
     images = to_model_range(read_idx(path, 3), str(path))
-    labels_path = idx_labels_path(path) if labels_path is None else Path(labels_path)
+    beside = idx_labels_path(path)
+    # Labels from elsewhere than beside the images: loading the file again would not
+    # find them, so the dataset has no identity.
+    identity = (
+        _file_identity(path)
+        if labels_path is None or (beside is not None and Path(labels_path) == beside)
+        else None
+    )
+    labels_path = beside if labels_path is None else Path(labels_path)
     labels = None
     if labels_path is not None:
         labels = read_idx(labels_path, 1)
@@ -316,7 +549,30 @@ def load_idx(path: str | Path, labels_path: str | Path | None = None) -> Dataset
                 f"{path}: {len(images)} images but {labels_path} holds "
                 f"{len(labels)} labels; they must match."
             )
-    return Dataset(images, labels, str(path))
+    return Dataset(images, labels, str(path), identity=identity)
+
+
+def idx_test_path(images_path: str | Path) -> Path | None:
+    """The test images file beside an IDX training images file, if there is one.
+
+    ``train-images-idx3-ubyte[.gz]`` (or ``X-train-images-idx3-ubyte``) pairs with
+    the file named with ``train`` replaced by ``t10k`` or ``test``, gzipped or not.
+    """
+    images_path = Path(images_path)
+    name = images_path.name.removesuffix(".gz")
+    if "train" not in name:
+        return None
+    for test_word in ("t10k", "test"):
+        test_name = name.replace("train", test_word)
+        for candidate in (test_name, f"{test_name}.gz"):
+            if (images_path.parent / candidate).is_file():
+                return images_path.parent / candidate
+    return None
+
+
+def _file_identity(path: Path) -> DataSource:
+    """A file read as it is: no channels converted, no resizing."""
+    return DataSource("file", path=str(path), channels=None, resize=None)
 
 
 def _check_channels(channels: int | None) -> None:
@@ -428,7 +684,16 @@ def load_image_folder(
     source = str(folder)
     if skipped:
         source += f" ({len(skipped)} unreadable images skipped, first {skipped[0]})"
-    return Dataset(to_model_range(images, source), labels, source, class_names)
+    identity = DataSource(
+        "folder",
+        path=str(folder),
+        channels=channels,
+        resize=resize,
+        skip_bad_images=skip_bad_images,
+    )
+    return Dataset(
+        to_model_range(images, source), labels, source, class_names, identity
+    )
 
 
 def _folder_labels(
@@ -530,6 +795,9 @@ def load_path(
             name. ``"none"`` makes other sizes an error.
         skip_bad_images: In a folder, leave out files Pillow cannot read.
 
+    The dataset's ``identity`` records the path (absolute) and these options, so
+    that its test split, when it has one, can be found and read alike.
+
     Raises:
         ValueError: the path is missing, empty or not what its name says; the
             message names the file and what was expected.
@@ -537,13 +805,25 @@ def load_path(
     path = Path(path)
     _check_channels(channels)
     _check_resize(resize)
-    name = path.name.lower().removesuffix(".gz")
     if path.is_dir():
         return load_image_folder(path, channels, resize, skip_bad_images)
     if not path.exists():
         raise ValueError(f"No such file: {path}. Expected {SUPPORTED}.")
+    dataset = _load_file(path, "train", channels, resize)
+    identity = DataSource("file", path=str(path), channels=channels, resize=resize)
+    return dataclasses.replace(dataset, identity=identity)
+
+
+def _load_file(
+    path: Path, split: str, channels: int | None, resize: str | None
+) -> Dataset:
+    """An .npz (its ``split``), .npy or IDX file, converted and resized.
+
+    ``resize`` ``None`` keeps the images' own size.
+    """
+    name = path.name.lower().removesuffix(".gz")
     if name.endswith(".npz"):
-        dataset = load_npz(path)
+        dataset = load_npz(path, split)
     elif name.endswith(".npy"):
         dataset = load_npy(path)
     elif _IDX_NAME.search(name):
@@ -559,16 +839,23 @@ def load_path(
             f"Received: {path.name}"
         )
     images = convert_channels(dataset.images, channels, dataset.source)
-    images = resize_images(images, resize, dataset.source)
+    if resize is not None:
+        images = resize_images(images, resize, dataset.source)
     return dataclasses.replace(dataset, images=images)
 
 
 def with_channels(dataset: Dataset, channels: int | None) -> Dataset:
-    """``dataset`` with its images converted to ``channels`` (``None``: unchanged)."""
+    """``dataset`` with its images converted to ``channels`` (``None``: unchanged).
+
+    Its identity says the channels too, so that loading it again converts alike.
+    """
     if channels is None:
         return dataset
     images = convert_channels(dataset.images, channels, dataset.source)
-    return dataclasses.replace(dataset, images=images)
+    identity = dataset.identity
+    if identity is not None:
+        identity = dataclasses.replace(identity, channels=channels)
+    return dataclasses.replace(dataset, images=images, identity=identity)
 
 
 def mnist_path() -> Path:
@@ -587,4 +874,9 @@ def load_mnist(split: str = "train") -> Dataset:
             f'`split` must be "train" or "test". Received: split={split!r}'
         )
     dataset = load_npz(mnist_path(), split)
-    return Dataset(dataset.images, dataset.labels, f"mnist ({split})")
+    return Dataset(
+        dataset.images,
+        dataset.labels,
+        f"mnist ({split})",
+        identity=DataSource.builtin("mnist"),
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from gan_cookbook.data import Dataset, load_idx
+from gan_cookbook.data import Dataset, DataSource, load_idx
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +169,11 @@ def offline_message(dataset: RemoteDataset, split: str, failures: list[str]) -> 
 
 
 def load_remote(dataset: RemoteDataset, split: str = "train") -> Dataset:
-    """``split`` of ``dataset`` from the Keras cache, fetched first if need be."""
+    """``split`` of ``dataset`` from the Keras cache, fetched first if need be.
+
+    Its identity is the cached images file; the built-in datasets' loaders below
+    name the dataset instead.
+    """
     images_path, labels_path = fetch(dataset, split)
     loaded = load_idx(images_path, labels_path)
     return dataclasses.replace(loaded, source=f"{dataset.title} ({split})")
@@ -177,9 +181,14 @@ def load_remote(dataset: RemoteDataset, split: str = "train") -> Dataset:
 
 def load_fashion_mnist(split: str = "train") -> Dataset:
     """Fashion-MNIST (Zalando): 60,000 training or 10,000 test images, 10 classes."""
-    return load_remote(FASHION_MNIST, split)
+    return dataclasses.replace(
+        load_remote(FASHION_MNIST, split),
+        identity=DataSource.builtin("fashion_mnist"),
+    )
 
 
 def load_kmnist(split: str = "train") -> Dataset:
     """Kuzushiji-MNIST (CODH): 60,000 training or 10,000 test images, 10 classes."""
-    return load_remote(KMNIST, split)
+    return dataclasses.replace(
+        load_remote(KMNIST, split), identity=DataSource.builtin("kmnist")
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 from keras import ops
 
+from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
 from gan_cookbook.loop import GANTrainer, Noise, stack
 from gan_cookbook.models import precision_scope
 
@@ -128,6 +129,10 @@ def build_gan_model(
 ) -> GANModel:
     """Builds and compiles ``recipe``'s G, D and ``d_on_g`` for images of one shape.
 
+    When the recipe averages G (``recipe.average``), ``d_on_g``'s optimizer keeps
+    the average (:func:`~gan_cookbook.average.average_optimizer`):
+    :func:`averaged_generator` gives the copy that holds it.
+
     The models are built under the recipe's precision policy
     (:func:`~gan_cookbook.models.precision_scope`), each with a fresh optimizer from
     the recipe. Nothing is read from or written to disk.
@@ -153,11 +158,30 @@ def build_gan_model(
             loss=recipe.loss,
             metrics=discriminator_metrics(),
         )
-        d_on_g = stack(
-            generator, discriminator, recipe.generator_optimizer(), recipe.loss
-        )
+        generator_optimizer = recipe.generator_optimizer()
+        if recipe.average is not None:
+            generator_optimizer = average_optimizer(generator_optimizer, recipe.average)
+        d_on_g = stack(generator, discriminator, generator_optimizer, recipe.loss)
         generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
     return GANModel(generator, discriminator, d_on_g)
+
+
+def averaged_generator(
+    gan_model: GANModel, noise: Noise | None = None, seed: int = 0
+) -> AveragedGenerator | None:
+    """The averaged copy of ``gan_model``'s G, or ``None`` when its optimizer (that
+    of ``d_on_g``) keeps no average.
+
+    Args:
+        gan_model: The models.
+        noise: G's input distribution, for recomputing BatchNorm's statistics.
+        seed: Seeds that noise.
+    """
+    if averaging_decay(gan_model.d_on_g.optimizer) is None:
+        return None
+    return AveragedGenerator(
+        gan_model.generator, gan_model.d_on_g.optimizer, noise=noise, seed=seed
+    )
 
 
 def make_trainer(

@@ -37,6 +37,7 @@ from keras import ops
 
 from gan_cookbook import backend
 
+
 @dataclass(frozen=True)
 class Noise:
     """The distribution G's input is drawn from.

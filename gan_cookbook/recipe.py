@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from gan_cookbook.average import check_decay
 from gan_cookbook.data import Dataset
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import check_precision
@@ -45,6 +46,11 @@ class Recipe:
             weights and optimizer state). Builders of your own should end in a
             float32 activation (``layers.Activation("tanh", dtype="float32")``), as
             the built-in ones do.
+        average: The decay of an exponential moving average of G's weights (Keras'
+            ``use_ema`` on G's optimizer, :mod:`gan_cookbook.average`), such as
+            0.999; ``None`` (the default) keeps no average. The average does not
+            change training: the grids, ``--eval-every`` and ``generator.keras``
+            come from it, and the trained G is saved as ``generator_raw.keras``.
     """
 
     name: str
@@ -63,6 +69,7 @@ class Recipe:
     seed: int = 0
     channels: int | None = None
     precision: str = "float32"
+    average: float | None = None
 
     def __post_init__(self) -> None:
         for field, low in (
@@ -88,6 +95,8 @@ class Recipe:
                 f"data's). Received: channels={self.channels!r}"
             )
         check_precision(self.precision)
+        if self.average is not None:
+            check_decay(self.average, "average")
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with some fields changed; ``None`` values are ignored."""

@@ -10,11 +10,16 @@ from typing import Any
 import keras
 import numpy as np
 
+from gan_cookbook.data import DataSource, with_channels
+from gan_cookbook.evaluation.measure import draw_noise, generate
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipe import Recipe
 
 GENERATOR_FILE = "generator.keras"
+"""A run's generator to sample from: the averaged one when the recipe averages."""
+RAW_GENERATOR_FILE = "generator_raw.keras"
+"""A run's trained generator, beside the averaged one when the recipe averages."""
 SETTINGS_FILE = "recipe.json"
 
 
@@ -27,29 +32,70 @@ class Cooked:
         noise: The distribution of its input: the run's, the given recipe's, or the
             default (uniform in [0, 1)) when neither is known.
         folder: The run folder, or the model file's folder.
-        data_source: The training data's source as ``recipe.json`` names it, if known.
+        data: Where the training data came from (``recipe.json``'s ``data.identity``,
+            or the given recipe's data), or ``None`` if that is not known.
         noise_known: Whether ``noise`` came from a run or a recipe, not the default.
+        data_description: The training data in words (``recipe.json``'s
+            ``data.source``), or ``None``.
+        model_path: The ``.keras`` file loaded.
+        average: The decay of the run's average of G's weights (``recipe.json``'s
+            ``recipe.average``), or ``None`` when the run kept none.
     """
 
     generator: keras.Model
     noise: Noise
     folder: Path
-    data_source: str | None
+    data: DataSource | None
     noise_known: bool
+    data_description: str | None = None
+    model_path: Path | None = None
+    average: float | None = None
+
+    @property
+    def description(self) -> str:
+        """Which generator this is, in words: averaged or trained."""
+        name = self.model_path.name if self.model_path is not None else "generator"
+        if self.average is None:
+            return name
+        if name == RAW_GENERATOR_FILE:
+            return f"{name} (the trained generator)"
+        return (
+            f"{name} (the average of the trained generator's weights, "
+            f"decay {self.average:g})"
+        )
+
+    @property
+    def raw_path(self) -> Path | None:
+        """The trained generator's file beside an averaged one, if there is one."""
+        if self.average is None or self.model_path is None:
+            return None
+        path = self.folder / RAW_GENERATOR_FILE
+        return path if path.is_file() and path != self.model_path else None
 
     @property
     def noise_dim(self) -> int:
         return int(self.generator.input_shape[-1])
 
 
-def load_cooked(run_or_model: str | Path, recipe: Recipe | None = None) -> Cooked:
+def load_cooked(
+    run_or_model: str | Path,
+    recipe: Recipe | None = None,
+    load_recipe_data: bool = True,
+) -> Cooked:
     """Loads a run folder's ``generator.keras``, or a ``.keras`` generator file.
 
-    The noise distribution comes from ``recipe`` when given, else from the
-    ``recipe.json`` of the run folder (or beside the model file).
+    The noise distribution and the data's identity come from ``recipe`` when given,
+    else from the ``recipe.json`` of the run folder (or beside the model file).
+
+    Args:
+        run_or_model: A run folder or a ``.keras`` generator file.
+        recipe: The recipe it was cooked with; wins over ``recipe.json``.
+        load_recipe_data: Load ``recipe``'s data to learn its identity. Commands
+            that only sample pass ``False``: ``Cooked.data`` is then ``None``.
 
     Raises:
-        ValueError: no generator there, or one that is not noise in, images out.
+        ValueError: no generator there, one that is not noise in, images out, or
+            a ``recipe.json`` whose data identity cannot be read.
     """
     path = Path(run_or_model)
     if path.is_dir():
@@ -81,16 +127,87 @@ def load_cooked(run_or_model: str | Path, recipe: Recipe | None = None) -> Cooke
             f"{input_shape}, output "
             f"{tuple(generator.output_shape)}"
         )
-    settings = _read_settings(folder / SETTINGS_FILE)
-    data_source = settings.get("data", {}).get("source")
+    settings_path = folder / SETTINGS_FILE
+    settings = _read_settings(settings_path)
+    data = _section(settings, "data")
+    description = data.get("source")
     if recipe is not None:
         noise, known = recipe.noise, True
-        data_source = recipe.load_data().source
-    elif "noise" in settings.get("recipe", {}):
-        noise, known = Noise(**settings["recipe"]["noise"]), True
+        identity = None
+        if load_recipe_data:
+            dataset = with_channels(recipe.load_data(), recipe.channels)
+            identity, description = dataset.identity, dataset.source
     else:
-        noise, known = Noise(), False
-    return Cooked(generator, noise, folder, data_source, known)
+        identity = data_identity(settings, settings_path)
+        if "noise" in _section(settings, "recipe"):
+            noise, known = Noise(**settings["recipe"]["noise"]), True
+        else:
+            noise, known = Noise(), False
+    average = None
+    if recipe is None:
+        average = _section(settings, "recipe").get("average")
+    elif recipe.average is not None:
+        average = recipe.average
+    if not isinstance(average, (int, float)) or isinstance(average, bool):
+        average = None
+    return Cooked(
+        generator,
+        noise,
+        folder,
+        identity,
+        known,
+        description,
+        model_path=model_path,
+        average=average,
+    )
+
+
+def _section(settings: dict[str, Any], name: str) -> dict[str, Any]:
+    section = settings.get(name)
+    return section if isinstance(section, dict) else {}
+
+
+# The sources recipe.json named the built-in datasets by, before it recorded their
+# identity.
+_BUILTIN_SOURCES = {
+    "mnist (train)": "mnist",
+    "Fashion-MNIST (train)": "fashion_mnist",
+    "Kuzushiji-MNIST (train)": "kmnist",
+}
+
+
+def data_identity(
+    settings: dict[str, Any], path: str | Path = SETTINGS_FILE
+) -> DataSource | None:
+    """The training data's identity that a run's ``recipe.json`` records.
+
+    ``data.identity`` (a :meth:`~gan_cookbook.data.DataSource.to_config` dict, or
+    ``null`` for data only its recipe knows how to load). A ``recipe.json`` written
+    before identities were recorded names its data by ``data.source`` only: a
+    built-in dataset's source (``"mnist (train)"``) or an existing file or folder
+    is read as such, anything else is unknown (``None``).
+
+    Raises:
+        ValueError: ``data.identity`` is not a valid data source; the message names
+            the file and the bad key.
+    """
+    data = _section(settings, "data")
+    if "identity" in data:
+        if data["identity"] is None:
+            return None
+        try:
+            return DataSource.from_config(data["identity"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: data.identity: {error}") from None
+    source = data.get("source")
+    if not isinstance(source, str):
+        return None
+    if source in _BUILTIN_SOURCES:
+        return DataSource.builtin(_BUILTIN_SOURCES[source])
+    channels = _section(settings, "recipe").get("channels")
+    if Path(source).exists() and channels in (None, 1, 3):
+        return DataSource.from_path(source, channels=channels)
+    return None
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
@@ -103,17 +220,13 @@ def _read_settings(path: Path) -> dict[str, Any]:
     return settings if isinstance(settings, dict) else {}
 
 
-def draw_noise(noise: Noise, count: int, noise_dim: int, seed: int) -> np.ndarray:
-    """``count`` noise vectors, the same ones for the same seed."""
-    return keras.ops.convert_to_numpy(noise.sample((count, noise_dim), seed=seed))
-
-
 def sample(cooked: Cooked, count: int, seed: int = 0) -> np.ndarray:
     """``count`` images in [-1, 1] from the generator in inference mode."""
     if count < 1:
-        raise ValueError(f"`n` must be at least 1. Received: n={count}")
-    noise = draw_noise(cooked.noise, count, cooked.noise_dim, seed)
-    return np.asarray(cooked.generator.predict(noise, batch_size=500, verbose=0))
+        raise ValueError(f"`count` must be at least 1. Received: count={count}")
+    return generate(
+        cooked.generator, draw_noise(cooked.noise, count, cooked.noise_dim, seed)
+    )
 
 
 def save_samples(
@@ -128,7 +241,7 @@ def save_samples(
     """Draws ``count`` images to a grid PNG and, if asked, to an ``.npz`` (``x``:
     uint8 images, ``noise``: the vectors they came from)."""
     noise = draw_noise(cooked.noise, count, cooked.noise_dim, seed)
-    images = np.asarray(cooked.generator.predict(noise, batch_size=500, verbose=0))
+    images = generate(cooked.generator, noise)
     save_grid(images, out, columns=columns, scale=scale)
     if npz is not None:
         npz = Path(npz)
@@ -195,10 +308,8 @@ def save_interpolation(
             for index in range(points)
         ]
     ).astype(np.float32)
-    images = cooked.generator.predict(
-        path_points.reshape(-1, cooked.noise_dim), batch_size=500, verbose=0
-    )
-    images = np.asarray(images).reshape(len(path_points), walks, *images.shape[1:])
+    images = generate(cooked.generator, path_points.reshape(-1, cooked.noise_dim))
+    images = images.reshape(len(path_points), walks, *images.shape[1:])
     grids = [make_grid(frame_images) for frame_images in images]
     save_gif(grids, out, duration=duration, scale=scale)
     return len(grids)

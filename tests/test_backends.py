@@ -1,5 +1,5 @@
-"""Runs the loop's tests and the exact-resume test on every other installed Keras
-backend, one process each.
+"""Runs the loop's and the average's tests and the exact-resume test on every other
+installed Keras backend, one process each.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
@@ -14,6 +14,13 @@ import keras
 import pytest
 
 TESTS = Path(__file__).parent
+# The average's tests whose code differs by backend (the rest is plain Python).
+AVERAGE_TESTS = (
+    "test_the_average_matches_its_closed_form",
+    "test_the_fused_engine_keeps_the_same_average",
+    "test_averaging_does_not_change_training",
+    "test_two_averaged_epochs_equal_one_then_a_resume",
+)
 OTHER_BACKENDS = [
     backend
     for backend in ("tensorflow", "jax", "torch")
@@ -29,6 +36,7 @@ def test_loop_on_backend(backend):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"),
+         *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],
         env=environment,
         capture_output=True,

@@ -37,7 +37,7 @@ def invoke(*arguments):
         (["--keep-checkpoints", "-1"], "Invalid value for '--keep-checkpoints'"),
         (["--limit", "20", "--batch-size", "32"],
          "--batch-size 32 is larger than the 20 training images of mnist (train)"),
-        (["--resume"], "--resume needs --out"),
+        (["--resume"], "--out is required when --resume: the folder of the run"),
     ],
 )  # fmt: skip
 def test_bad_options(arguments, message):

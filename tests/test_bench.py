@@ -213,7 +213,7 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
         "plain PyTorch eager, mixed_bfloat16",
     ]
     # The scripts spell out the package's choices, so as not to import Keras.
-    from gan_cookbook.loop import ENGINES
+    from gan_cookbook.gan_model import ENGINES
     from gan_cookbook.models import PRECISIONS
 
     assert module.CHOICES == {"engines": ENGINES, "precisions": PRECISIONS}

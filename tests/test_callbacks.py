@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_cookbook.callbacks import HistoryCSV, LossPlot, ProgressGIF, StepsCSV
+from gan_cookbook.callbacks import (
+    FrechetEvaluation,
+    HistoryCSV,
+    LossPlot,
+    ProgressGIF,
+    StepsCSV,
+)
+from gan_cookbook.evaluation import FRECHET_KEY
 from gan_cookbook.images import save_grid
+from gan_cookbook.loop import Noise
 from gan_cookbook.plots import read_steps, smooth
 
 from conftest import random_images
@@ -109,3 +117,36 @@ def test_history_csv_keeps_a_column_the_first_epoch_lacks(tmp_path):
     rows = read_rows(tmp_path / "history.csv")
     assert list(rows[0]) == ["epoch", "d_loss", "g_loss", "frechet_distance", "seconds"]
     assert [row["frechet_distance"] for row in rows] == ["", "12.5"]
+
+
+class StubEvaluator:
+    """Stands for an Evaluator: counts its calls, returns 1.0, 2.0, ..."""
+
+    size = 20
+
+    def __init__(self):
+        self.prepared = 0
+        self.noise = []
+
+    def prepare(self):
+        self.prepared += 1
+
+    def frechet_distance(self, generator, noise_vectors):
+        self.noise.append(np.array(noise_vectors))
+        return float(len(self.noise))
+
+
+def test_frechet_evaluation_measures_every_n_epochs_on_fixed_noise(gan, tmp_path):
+    evaluator = StubEvaluator()
+    callback = FrechetEvaluation(gan[0], Noise(), evaluator, every=2, count=50, seed=3)
+    assert callback.KEY == FRECHET_KEY and callback.count == 20  # the reference's
+    history = HistoryCSV(tmp_path / "history.csv", always=[FrechetEvaluation.KEY])
+    gan[3].fit(random_images(32), batch_size=16, epochs=4,
+               callbacks=[callback, history], verbose=0)  # fmt: skip
+    assert evaluator.prepared == 1  # the classifier and reference, once
+    assert len(evaluator.noise) == 2 and evaluator.noise[0].shape == (20, 10)
+    np.testing.assert_array_equal(evaluator.noise[0], evaluator.noise[1])
+    rows = read_rows(tmp_path / "history.csv")
+    assert [row["frechet_distance"] for row in rows] == ["", "1.0", "", "2.0"]
+    with pytest.raises(ValueError, match="Received: every=0"):
+        FrechetEvaluation(gan[0], Noise(), evaluator, every=0)

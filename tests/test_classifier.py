@@ -1,11 +1,20 @@
 """The feature classifier: the shipped MNIST weights, and training on first use."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from gan_cookbook import classifier
-from gan_cookbook.classifier import accuracy, load_classifier, shipped_mnist_weights
-from gan_cookbook.data import Dataset, load_mnist
+from gan_cookbook.data import Dataset, DataSource, load_mnist, with_channels
+from gan_cookbook.evaluation import classifier
+from gan_cookbook.evaluation.classifier import (
+    accuracy,
+    check_labels,
+    is_mnist,
+    load_classifier,
+    shipped_mnist_weights,
+)
 
 
 def test_shipped_mnist_classifier_reaches_its_stated_accuracy():
@@ -52,3 +61,43 @@ def test_data_without_labels_says_which_metrics_need_them():
     assert message.startswith("faces.npz: has no labels (y_train)")
     for metric in ("Fréchet distance", "KID", "classifier score", "class histogram"):
         assert metric in message
+
+
+def test_the_shipped_classifier_is_chosen_by_identity_not_by_description():
+    mnist = load_mnist("test").limit(100)
+    assert is_mnist(mnist)  # limited, it is still MNIST
+    assert load_classifier(mnist, verbose=0).name == "mnist (shipped)"
+    assert not is_mnist(Dataset(mnist.images, mnist.labels, "mnist (train)"))
+    # In RGB the shipped (grayscale) classifier does not fit.
+    assert not is_mnist(with_channels(mnist, 3))
+
+
+@pytest.mark.parametrize(
+    "identity, where",
+    [
+        (DataSource("folder", path="/data/faces"), "its images lie in no class "
+                                                   "subfolders"),
+        (DataSource("file", path="/data/faces.npy"), "an .npy holds images only"),
+        (DataSource("file", path="/data/train-images-idx3-ubyte.gz"),
+         "no *-labels-idx1-ubyte file lies beside it"),
+        (DataSource("file", path="/data/faces.npz"), "y_train"),
+    ],
+)  # fmt: skip
+def test_missing_labels_are_told_in_the_data_s_own_terms(identity, where):
+    images = np.zeros((4, 28, 28, 1), "float32")
+    with pytest.raises(ValueError) as error:
+        check_labels(Dataset(images, None, "faces", identity=identity))
+    assert str(error.value).startswith(f"faces: has no labels ({where}), and the ")
+
+
+def test_the_module_runs_as_the_command_that_makes_the_shipped_weights():
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook.evaluation.classifier", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: python -m gan_cookbook.evaluation.classifier" in result.stdout
+    assert "Trains the MNIST feature classifier" in result.stdout
+    # Imported once: the package does not load it before it runs as __main__.
+    assert "found in sys.modules" not in result.stderr

@@ -104,7 +104,8 @@ def test_interpolate_writes_an_animated_gif(run_folder, tmp_path):
 def test_evaluate_writes_metrics_beside_the_floor(run_folder):
     result = invoke("evaluate", run_folder, "--n", 400)
     assert result.exit_code == 0, result.output
-    assert "400 generated images against 400 images of mnist (test)" in result.output
+    expected = "400 images of generator.keras against 400 images of mnist (test)"
+    assert expected in result.output
     for label in ("Fréchet distance", "KID x 1000", "classifier score",
                   "classes covered", "class KL"):  # fmt: skip
         assert label in result.output
@@ -165,3 +166,55 @@ def test_eval_every_on_unlabelled_data_stops_before_training(tmp_path):
     assert result.exit_code == 2
     assert f"{unlabelled}: has no labels (y_train)" in " ".join(result.output.split())
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def averaged_run(tmp_path_factory):
+    """One epoch of a recipe that averages G, measured with --eval-every."""
+    run = prepare(
+        recipes.get("mnist").replace(average=0.9),
+        out=tmp_path_factory.mktemp("runs") / "averaged",
+        limit=128,
+        epochs=1,
+        batch_size=32,
+        verbose=0,
+        eval_every=1,
+        eval_count=200,
+    )
+    run.cook()
+    return run.out
+
+
+def test_eval_every_measures_the_average_and_the_trained_generator(averaged_run):
+    with (averaged_run / "history.csv").open() as file:
+        (row,) = list(csv.DictReader(file))
+    averaged, raw = float(row["frechet_distance"]), float(row["frechet_distance_raw"])
+    assert averaged > 0 and raw > 0 and averaged != raw
+
+
+def test_evaluate_says_which_generator_and_compares_the_raw_one(averaged_run, tmp_path):
+    out = tmp_path / "metrics.json"
+    result = invoke("evaluate", averaged_run, "--n", 200, "--compare-raw", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "generator.keras (the average of the trained generator's weights" in (
+        result.output
+    )
+    assert "generator_raw.keras (the trained generator)" in result.output
+    metrics = json.loads(out.read_text())
+    assert metrics["generator"].startswith("generator.keras (the average")
+    assert metrics["raw"]["generator"] == "generator_raw.keras (the trained generator)"
+    averaged = metrics["generated"]["frechet_distance"]
+    assert averaged != metrics["raw"]["generated"]["frechet_distance"]
+
+    # The trained generator alone, by its file.
+    result = invoke(
+        "evaluate", averaged_run / "generator_raw.keras", "--n", 200, "--out", out
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["generator"].startswith("generator_raw.keras")
+
+
+def test_compare_raw_without_an_average_is_a_usage_error(run_folder):
+    result = invoke("evaluate", run_folder, "--n", 200, "--compare-raw")
+    assert result.exit_code == 2
+    assert "--compare-raw" in result.output and "generator_raw.keras" in result.output

@@ -47,9 +47,13 @@ def test_cook_a_user_recipe_file_on_a_colour_image_folder(tmp_path):
     settings = json.loads((out / "recipe.json").read_text())
     assert settings["data"] == {
         "source": str(data),
+        "identity": {
+            "kind": "folder", "name": None, "path": str(data), "channels": None,
+            "resize": "area", "skip_bad_images": False,
+        },
         "images": 32,
         "image_shape": [28, 28, 3],
-    }
+    }  # fmt: skip
     assert settings["recipe"]["channels"] is None
     grid = Image.open(out / "samples" / "epoch_0001.png")
     assert grid.mode == "RGB" and grid.size == (8 * 30 + 2, 8 * 30 + 2)

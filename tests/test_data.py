@@ -1,7 +1,19 @@
+import json
+import os
+import re
+
 import numpy as np
 import pytest
 
-from gan_cookbook.data import load_mnist, load_npz, mnist_path, to_model_range
+from gan_cookbook.data import (
+    Dataset,
+    DataSource,
+    load_mnist,
+    load_npz,
+    mnist_path,
+    to_model_range,
+    with_channels,
+)
 
 from conftest import write_npz
 
@@ -93,3 +105,79 @@ def test_missing_or_broken_files(tmp_path):
         load_npz(single)
     with pytest.raises(ValueError, match="Received: split='valid'"):
         load_mnist("valid")
+
+
+# --- DataSource: the data's identity ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        DataSource.builtin("mnist"),
+        DataSource.builtin("kmnist", channels=3),
+        DataSource("file", path="/data/train-images-idx3-ubyte.gz", resize=None),
+        DataSource("file", path="/data/digits.npz", channels=1, resize="area"),
+        DataSource("folder", path="/data/pets", channels=3, skip_bad_images=True),
+    ],
+)
+def test_data_source_round_trips_through_its_json_config(source):
+    config = source.to_config()
+    assert json.loads(json.dumps(config)) == config
+    assert DataSource.from_config(json.loads(json.dumps(config))) == source
+
+
+def test_data_source_paths_are_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = DataSource.from_path("images")
+    assert source.kind == "file" and source.path == str(tmp_path / "images")
+    (tmp_path / "images").mkdir()
+    folder = DataSource.from_path("images", channels=1)
+    assert folder.kind == "folder" and os.path.isabs(folder.path)
+    assert folder.to_config() == {
+        "kind": "folder", "name": None, "path": str(tmp_path / "images"),
+        "channels": 1, "resize": "lanczos", "skip_bad_images": False,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"kind": "builtin", "name": "mnist", "colour": 1}, "Unknown key 'colour'"),
+        ({"name": "mnist"}, "needs the key 'kind'"),
+        (
+            {"kind": "url", "path": "x"},
+            "`kind` must be one of builtin, file, folder. Received: kind='url'",
+        ),
+        ({"kind": "builtin", "name": "cifar10"}, "Received: name='cifar10'"),
+        ({"kind": "builtin", "name": "mnist", "path": "/x"}, "Received: path='/x'"),
+        (
+            {"kind": "file"},
+            "`path` of a file data source must be a path. Received: path=None",
+        ),
+        ({"kind": "folder", "path": "/x", "channels": 2}, "Received: channels=2"),
+        ({"kind": "folder", "path": "/x", "resize": None}, "Received: resize=None"),
+        ({"kind": "file", "path": "/x", "resize": "cubic"}, "Received: resize='cubic'"),
+        (
+            {"kind": "folder", "path": "/x", "skip_bad_images": "yes"},
+            "Received: skip_bad_images='yes'",
+        ),
+        (["builtin", "mnist"], "must be a dict. Received: list"),
+    ],
+)
+def test_a_bad_data_source_config_names_the_key(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DataSource.from_config(config)
+
+
+def test_shipped_mnist_has_its_identity_and_limit_keeps_it():
+    train = load_mnist()
+    assert train.identity == DataSource.builtin("mnist")
+    assert train.limit(10).identity == train.identity
+    rgb = with_channels(train.limit(10), 3)
+    assert rgb.images.shape == (10, 28, 28, 3)
+    assert rgb.identity == DataSource.builtin("mnist", channels=3)
+    again, test = rgb.identity.load_splits()
+    assert again.images.shape == (60000, 28, 28, 3) and again.identity == rgb.identity
+    assert test.source == "mnist (test)" and test.images.shape == (10000, 28, 28, 3)
+    np.testing.assert_array_equal(test.labels, load_mnist("test").labels)
+    assert Dataset(train.images[:2], None, "made here").identity is None

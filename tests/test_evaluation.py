@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gan_cookbook.evaluation import (
+from gan_cookbook.evaluation.scores import (
     class_histogram,
     classes_covered,
     classifier_score,

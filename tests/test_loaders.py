@@ -12,11 +12,17 @@ from PIL import Image
 
 from gan_cookbook import datasets, recipes
 from gan_cookbook.data import (
+    DataSource,
     convert_channels,
     idx_labels_path,
+    idx_test_path,
+    load_idx,
     load_image_folder,
+    load_npy,
+    load_npz,
     load_path,
     read_idx,
+    with_channels,
 )
 from gan_cookbook.recipe import Recipe
 
@@ -368,6 +374,111 @@ def test_bad_options():
     assert isinstance(recipes.get("mnist").replace(channels=3), Recipe)
 
 
+# --- identities: every loader says where its data came from ------------------------
+
+
+def test_every_file_loader_sets_its_identity(tmp_path):
+    np.savez(tmp_path / "keras.npz", x_train=pixels(4), y_train=np.arange(4))
+    np.save(tmp_path / "gray.npy", pixels(3))
+    idx = write_idx(tmp_path / "train-images-idx3-ubyte.gz", pixels(5), gz=True)
+    read_as_is = {"kind": "file", "channels": None, "resize": None}
+    for dataset, path in (
+        (load_npz(tmp_path / "keras.npz"), tmp_path / "keras.npz"),
+        (load_npy(tmp_path / "gray.npy"), tmp_path / "gray.npy"),
+        (load_idx(idx), idx),
+    ):
+        assert dataset.identity == DataSource(path=str(path), **read_as_is)
+    converted = load_path(tmp_path / "gray.npy", channels=3, resize="area")
+    assert converted.identity == DataSource(
+        "file", path=str(tmp_path / "gray.npy"), channels=3, resize="area"
+    )
+    again = converted.identity.load()
+    np.testing.assert_array_equal(again.images, converted.images)
+    assert again.identity == converted.identity
+    # Labels from elsewhere than beside the images: nothing could load them again.
+    other = write_idx(tmp_path / "other-labels-idx1-ubyte", np.arange(5), gz=False)
+    assert load_idx(idx, other).identity is None
+
+
+def test_a_relative_path_gets_an_absolute_identity(tmp_path, monkeypatch):
+    np.save(tmp_path / "gray.npy", pixels(3))
+    monkeypatch.chdir(tmp_path)
+    dataset = load_path("gray.npy")
+    assert dataset.source == "gray.npy"  # as given, for messages
+    assert dataset.identity.path == str(tmp_path / "gray.npy")
+
+
+def test_image_folder_identity_keeps_its_options(tmp_path):
+    write_images(tmp_path / "pets" / "cats", pixels(2, (32, 32), seed=1))
+    write_images(tmp_path / "pets" / "dogs", pixels(2, (32, 32), seed=2))
+    (tmp_path / "pets" / "dogs" / "bad.png").write_bytes(b"not a png")
+    dataset = load_path(tmp_path / "pets", channels=3, resize="bicubic",
+                        skip_bad_images=True)  # fmt: skip
+    assert dataset.identity == DataSource(
+        "folder", path=str(tmp_path / "pets"), channels=3, resize="bicubic",
+        skip_bad_images=True,
+    )  # fmt: skip
+    assert load_image_folder(tmp_path / "pets", skip_bad_images=True).identity == (
+        DataSource("folder", path=str(tmp_path / "pets"), skip_bad_images=True)
+    )
+    train, test = dataset.identity.load_splits()
+    assert test is None
+    np.testing.assert_array_equal(train.images, dataset.images)
+    assert train.labels.tolist() == [0, 0, 1, 1]
+    assert message(dataset.identity.load, "test") == (
+        f"{tmp_path / 'pets'}: has no test split. Expected a built-in dataset, an "
+        ".npz with x_test, or an IDX train file with its t10k (or test) file beside "
+        "it. Received: split='test'"
+    )
+    gray = with_channels(dataset, 1)
+    assert gray.identity.channels == 1 and gray.identity.load().images.shape[-1] == 1
+
+
+def test_npz_splits_with_and_without_x_test(tmp_path):
+    train_images, test_images = pixels(6, seed=1), pixels(4, seed=2)
+    np.savez(tmp_path / "both.npz", x_train=train_images, y_train=np.arange(6),
+             x_test=test_images, y_test=np.arange(4))  # fmt: skip
+    train, test = load_path(tmp_path / "both.npz").identity.load_splits()
+    np.testing.assert_array_equal(train.images[..., 0], model_range(train_images))
+    np.testing.assert_array_equal(test.images[..., 0], model_range(test_images))
+    assert test.labels.tolist() == [0, 1, 2, 3]
+    np.savez(tmp_path / "train_only.npz", x_train=train_images)
+    train, test = load_path(tmp_path / "train_only.npz").identity.load_splits()
+    assert test is None and len(train.images) == 6
+    # A single-array file has no split of its own.
+    np.savez(tmp_path / "single.npz", train_images)
+    assert load_npz(tmp_path / "single.npz").identity.load_splits()[1] is None
+
+
+@pytest.mark.parametrize(
+    "train_name, test_name",
+    [
+        ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
+        ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"),
+        ("emnist-train-images-idx3-ubyte", "emnist-test-images-idx3-ubyte.gz"),
+    ],
+)
+def test_idx_train_file_pairs_with_the_test_file_beside_it(
+    tmp_path, train_name, test_name
+):
+    train_images, test_images = pixels(5, seed=1), pixels(3, seed=2)
+    path = write_idx(tmp_path / train_name, train_images, train_name.endswith(".gz"))
+    identity = load_path(path, channels=1).identity
+    assert identity.test_path() is None
+    assert identity.load_splits()[1] is None
+    test_path = write_idx(tmp_path / test_name, test_images, test_name.endswith(".gz"))
+    labels_name = test_name.replace("images", "labels").replace("idx3", "idx1")
+    write_idx(tmp_path / labels_name, np.array([7, 8, 9]), gz=False)
+    assert idx_test_path(path) == test_path
+    train, test = identity.load_splits()
+    np.testing.assert_array_equal(train.images[..., 0], model_range(train_images))
+    np.testing.assert_array_equal(test.images[..., 0], model_range(test_images))
+    assert test.labels.tolist() == [7, 8, 9] and test.source == str(test_path)
+    assert test.identity == identity
+    # A test file has no test file of its own.
+    assert load_path(test_path).identity.load_splits()[1] is None
+
+
 # --- downloads, from a cache filled here ---------------------------------------------
 
 
@@ -424,6 +535,10 @@ def test_recipes_read_a_filled_cache_without_network(
     np.testing.assert_array_equal(loaded.images[..., 0], model_range(images))
     assert loaded.labels.tolist() == labels.tolist()
     assert loaded.source == f"{dataset.title} (train)"
+    assert loaded.identity == DataSource.builtin(name)
+    again = loaded.identity.load()
+    np.testing.assert_array_equal(again.images, loaded.images)
+    assert downloads == []
 
 
 def test_a_cached_file_with_the_wrong_hash_is_fetched_again(keras_home):

@@ -101,7 +101,7 @@ def test_nan_loss_stops_keeps_the_good_checkpoint_and_resumes(tmp_path):
         run.cook()
     message = str(stopped.value)
     assert "Epoch 2, step 3 of 4: d_loss is nan" in message
-    assert "last good checkpoint is kept" in message and "--resume" in message
+    assert "last good checkpoint is kept" in message and "`resume=True`" in message
     assert stopped.value.exit_code == 1
     assert stopped.value.checkpoint.name == "epoch_0001_step_000000.npz"
     arrays, _ = load_checkpoint(stopped.value.checkpoint)

@@ -1,8 +1,8 @@
 """Quality metrics of generated images, in NumPy, on a classifier's features.
 
 All four compare generated images with real ones through a classifier of the dataset
-(:mod:`gan_cookbook.classifier`): its 128-d features for the two distances, its class
-probabilities for the score and the histogram.
+(:mod:`gan_cookbook.evaluation.classifier`): its 128-d features for the two distances,
+its class probabilities for the score and the histogram.
 
 - :func:`frechet_distance`: the Fréchet distance between Gaussians fitted to the two
   feature sets (FID's formula, on this classifier's features rather than Inception's).

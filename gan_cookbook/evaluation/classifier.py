@@ -3,10 +3,11 @@
 Inception networks need weights from the network and were trained on photographs; a
 classifier of the dataset itself is offline, quick, and judges digits as digits. Its
 128-d penultimate layer gives the features of the Fréchet and kernel distances, its
-softmax the classifier score and the class histogram (:mod:`gan_cookbook.evaluation`).
+softmax the classifier score and the class histogram
+(:mod:`gan_cookbook.evaluation.scores`).
 
 - MNIST: the weights ship with the package (``data/mnist_classifier.weights.h5``),
-  made by ``python -m gan_cookbook.classifier``.
+  made by ``python -m gan_cookbook.evaluation.classifier``.
 - Other datasets with labels: trained on first use and cached under the Keras cache
   folder (``$KERAS_HOME``, by default ``~/.keras``), keyed by the images and labels.
 """
@@ -119,14 +120,34 @@ def class_count(labels: np.ndarray) -> int:
     return int(np.max(labels)) + 1
 
 
+def _where_labels_go(dataset: Dataset) -> str:
+    """Where the labels of ``dataset``'s kind of data would have come from."""
+    identity = dataset.identity
+    if identity is not None and identity.kind == "folder":
+        return "its images lie in no class subfolders"
+    if identity is not None and identity.kind == "file":
+        name = Path(identity.path).name.lower().removesuffix(".gz")
+        if name.endswith(".npy"):
+            return "an .npy holds images only"
+        if "idx" in name:
+            return "no *-labels-idx1-ubyte file lies beside it"
+    return "y_train"
+
+
 def check_labels(dataset: Dataset) -> np.ndarray:
+    """``dataset``'s labels as int64, checked to be classes 0 .. K-1.
+
+    Raises:
+        ValueError: no labels (the message says which metrics need them), or labels
+            that are not non-negative integers.
+    """
     if dataset.labels is None:
         raise ValueError(
-            f"{dataset.source}: has no labels (y_train), and the classifier whose "
-            "features measure the samples is trained on labels. Without labels no "
-            "metric can be computed: the Fréchet distance and KID need its features, "
-            "the classifier score and the class histogram its classes. "
-            "Received: a dataset of images only"
+            f"{dataset.source}: has no labels ({_where_labels_go(dataset)}), and "
+            "the classifier whose features measure the samples is trained on "
+            "labels. Without labels no metric can be computed: the Fréchet distance "
+            "and KID need its features, the classifier score and the class "
+            "histogram its classes. Received: a dataset of images only"
         )
     labels = np.asarray(dataset.labels).reshape(-1)
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
@@ -190,8 +211,18 @@ def shipped_mnist_weights() -> Path:
 
 
 def is_mnist(dataset: Dataset) -> bool:
-    """Whether ``dataset`` is the MNIST shipped with the package (by its source)."""
-    return dataset.source.startswith("mnist (")
+    """Whether ``dataset`` is the MNIST shipped with the package, in grayscale.
+
+    Told by its identity (:class:`~gan_cookbook.data.DataSource`), not by its
+    description: the shipped classifier fits it, limited or not.
+    """
+    identity = dataset.identity
+    return (
+        identity is not None
+        and identity.kind == "builtin"
+        and identity.name == "mnist"
+        and tuple(dataset.images.shape[1:]) == (28, 28, 1)
+    )
 
 
 def cache_folder() -> Path:
