@@ -245,3 +245,28 @@ def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
     )
     assert again.returncode == 2
     assert "exist already" in again.stderr and "mnist-classic-float32" in again.stderr
+
+
+def test_quality_time_script_measures_both_generators_after_each_epoch(tmp_path):
+    out = tmp_path / "quick"
+    command = [sys.executable, str(ROOT / "benchmarks" / "quality_time.py"),
+               "--recipe", "mnist_quick", "--at", "2,1", "--limit", "256",
+               "--n", "200", "--out", str(out)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "quick.json").read_text())
+    assert report["recipe"] == "mnist_quick" and report["average"] == 0.99
+    assert [row["epoch"] for row in report["rows"]] == [1, 2]
+    first, second = report["rows"]
+    assert 0 < first["wall_seconds"] < second["wall_seconds"]
+    for row in report["rows"]:
+        assert row["trained"]["frechet_distance"] > 0
+        averaged, trained = row["averaged"], row["trained"]
+        assert averaged["frechet_distance"] != trained["frechet_distance"]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("| 2 "))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[2] == f"{second['trained']['frechet_distance']:.1f}"
+    assert cells[4] == f"{second['averaged']['frechet_distance']:.1f}"
+    assert (out / "generator_raw.keras").is_file()  # an ordinary run folder
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 2 and "exists already" in again.stderr

@@ -184,3 +184,25 @@ def test_recipe_module_runs_as_a_script():
     assert result.returncode == 0, result.stderr
     for option in ("--epochs", "--batch-size", "--seed", "--out", "--limit", "--quiet"):
         assert option in result.stdout
+
+
+def test_mnist_quick_cooks_end_to_end_and_samples_its_average(tmp_path):
+    out = tmp_path / "quick"
+    result = invoke("cook", "mnist_quick", "--limit", "256", "--epochs", "2",
+                    "--batch-size", "32", "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Cooking mnist_quick" in result.output
+    for name in ("generator.keras", "generator_raw.keras", "discriminator.keras",
+                 "samples/epoch_0002.png", "progress.gif"):  # fmt: skip
+        assert (out / name).is_file(), name
+    settings = json.loads((out / "recipe.json").read_text())
+    assert settings["recipe"]["average"] == 0.99
+    assert settings["recipe"]["build_generator"].endswith("quick_generator")
+    averaged = keras.saving.load_model(out / "generator.keras", compile=False)
+    assert averaged.name == "quick_generator_averaged"
+    assert averaged.input_shape == (None, 32)
+    grid = tmp_path / "grid.png"
+    result = invoke("sample", out, "--n", 9, "--out", grid)
+    assert result.exit_code == 0, result.output
+    with Image.open(grid) as picture:
+        assert picture.size == (3 * 30 + 2, 3 * 30 + 2)

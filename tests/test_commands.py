@@ -104,8 +104,10 @@ def test_interpolate_writes_an_animated_gif(run_folder, tmp_path):
 def test_evaluate_writes_metrics_beside_the_floor(run_folder):
     result = invoke("evaluate", run_folder, "--n", 400)
     assert result.exit_code == 0, result.output
-    expected = "400 images of generator.keras against 400 images of mnist (test)"
-    assert expected in result.output
+    assert (
+        "400 images of generator.keras (the average of the trained generator's "
+        "weights, decay 0.99) against 400 images of mnist (test)"
+    ) in " ".join(result.output.split())
     for label in ("Fréchet distance", "KID x 1000", "classifier score",
                   "classes covered", "class KL"):  # fmt: skip
         assert label in result.output
@@ -214,7 +216,11 @@ def test_evaluate_says_which_generator_and_compares_the_raw_one(averaged_run, tm
     assert json.loads(out.read_text())["generator"].startswith("generator_raw.keras")
 
 
-def test_compare_raw_without_an_average_is_a_usage_error(run_folder):
-    result = invoke("evaluate", run_folder, "--n", 200, "--compare-raw")
+def test_compare_raw_without_an_average_is_a_usage_error(run_folder, tmp_path):
+    # A generator file with no recipe.json beside it: nothing says it was averaged.
+    bare = tmp_path / "bare" / "generator.keras"
+    bare.parent.mkdir()
+    shutil.copy(run_folder / "generator.keras", bare)
+    result = invoke("evaluate", bare, "--compare-raw")
     assert result.exit_code == 2
     assert "--compare-raw" in result.output and "generator_raw.keras" in result.output

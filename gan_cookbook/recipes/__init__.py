@@ -6,7 +6,7 @@ import importlib
 
 from gan_cookbook.recipe import Recipe
 
-BUILTIN = ("mnist", "mnist_tutorial", "fashion_mnist", "kmnist")
+BUILTIN = ("mnist", "mnist_quick", "mnist_tutorial", "fashion_mnist", "kmnist")
 
 
 def get(name: str) -> Recipe:

@@ -10,9 +10,10 @@ from gan_cookbook.datasets import load_kmnist
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
-# What is measured and what is reasoned: the architecture, optimizers, batch and epochs
-# are the mnist recipe's, measured on MNIST (gan_cookbook/recipes/mnist.py); nothing
-# has been measured on Kuzushiji-MNIST, which has as many images as MNIST. The one
+# What is measured and what is reasoned: the architecture, optimizers, batch, epochs
+# and average of G are the mnist recipe's, measured on MNIST
+# (gan_cookbook/recipes/mnist.py); nothing has been measured on Kuzushiji-MNIST,
+# which has as many images as MNIST. The one
 # change, the noise, is reasoned: each of its 10 classes gathers several different
 # written forms of one hiragana (its README shows them), so the data has more distinct
 # shapes per class than MNIST's digits.
