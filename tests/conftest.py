@@ -69,3 +69,19 @@ def write_npz(path, count=96, channels=None, seed=0):
         y_train=rng.integers(0, 10, count, dtype=np.uint8),
     )
     return path
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache (classifiers, datasets) and a network that records and
+    refuses every download: ``(home, downloads)``."""
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    downloads = []
+
+    def refuse(url, *arguments, **options):
+        downloads.append(url)
+        raise OSError("network is off in tests")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
+    return home, downloads

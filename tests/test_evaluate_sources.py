@@ -74,21 +74,6 @@ def write_class_folders(folder, per_class=30, classes=("a", "b", "c")):
     return folder
 
 
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    """A fresh Keras cache (classifiers, datasets) and a network that refuses all."""
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    downloads = []
-
-    def refuse(url, *arguments, **options):
-        downloads.append(url)
-        raise OSError("network is off in tests")
-
-    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
-    return home, downloads
-
-
 def cook_tiny(recipe, out, *options):
     result = invoke(
         "cook", recipe, *options, "--limit", 64, "--batch-size", 32, "--epochs", 1,

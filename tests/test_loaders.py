@@ -5,7 +5,6 @@ import gzip
 import hashlib
 import struct
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -480,21 +479,6 @@ def test_idx_train_file_pairs_with_the_test_file_beside_it(
 
 
 # --- downloads, from a cache filled here ---------------------------------------------
-
-
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    """An empty Keras cache, and a network that records and refuses every download."""
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    downloads = []
-
-    def refuse(url, *arguments, **options):
-        downloads.append(url)
-        raise OSError("network is off in tests")
-
-    monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
-    return home, downloads
 
 
 def fill_cache(home, dataset, count=12):
