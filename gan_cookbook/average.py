@@ -21,7 +21,7 @@ does not average them (averaging them would average what is already a moving
 average). :class:`AveragedGenerator` recomputes them for the averaged weights by
 default, from one large batch of noise run through the copy in training mode: the
 statistics the averaged layers really produce (measured in
-``docs/evaluation.md``, "The averaged generator").
+``docs/averaging.md``, "BatchNorm's statistics").
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def check_decay(decay: Any, name: str = "decay") -> float:
         or not 0 < decay < 1
     ):
         raise ValueError(
-            f"`{name}` must be a number in (0, 1), such as 0.999. "
+            f"`{name}` must be a number in (0, 1), such as 0.99. "
             f"Received: {name}={decay!r}"
         )
     return float(decay)
@@ -122,7 +122,8 @@ class AveragedGenerator:
         batchnorm_count: int = 2048,
         seed: int = 0,
     ):
-        if averaging_decay(optimizer) is None:
+        decay = averaging_decay(optimizer)
+        if decay is None:
             raise ValueError(
                 "`optimizer` keeps no average of the weights: make it with "
                 "average_optimizer(optimizer, decay) (Keras' use_ema=True). "
@@ -146,7 +147,7 @@ class AveragedGenerator:
         self.batchnorm = batchnorm
         self.batchnorm_count = batchnorm_count
         self.seed = seed
-        self.decay = averaging_decay(optimizer)
+        self.decay = decay
         try:
             self.model = keras.models.clone_model(generator)
         except Exception as error:  # noqa: BLE001 - the reason is passed on

@@ -339,7 +339,7 @@ class Run:
     def settings(self) -> dict[str, Any]:
         """What ``recipe.json`` records: the resolved recipe, the options given, the
         data and the versions."""
-        identity = getattr(self.dataset, "identity", None)
+        identity = self.dataset.identity
         return {
             "recipe": self.recipe.to_config(),
             "options": json_ready(self.options),

@@ -48,7 +48,7 @@ class Recipe:
             the built-in ones do.
         average: The decay of an exponential moving average of G's weights (Keras'
             ``use_ema`` on G's optimizer, :mod:`gan_cookbook.average`), such as
-            0.999; ``None`` (the default) keeps no average. The average does not
+            0.99; ``None`` (the default) keeps no average. The average does not
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
     """
