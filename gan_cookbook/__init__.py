@@ -3,28 +3,41 @@
 The loop (:func:`stack`, :class:`GANTrainer`) works with any compiled Keras models;
 :func:`build_gan_model` builds a :class:`Recipe`'s compiled models, and :func:`cook`
 runs a recipe end to end.
+
+The names below are imported on first use, so that ``import gan_cookbook`` (and the
+command line's ``--help``) does not start a Keras backend.
 """
 
-import os
+from __future__ import annotations
 
-# TensorFlow's C++ start-up chatter (CPU features, missing CUDA) buries the progress
-# bar; a value set by the user wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from gan_cookbook.cook import Run, RunResult, cook, prepare  # noqa: E402
-from gan_cookbook.data import (  # noqa: E402
-    Dataset,
-    DataSource,
-    load_mnist,
-    load_npz,
-    load_path,
-)
-from gan_cookbook.fused import FusedGANTrainer  # noqa: E402
-from gan_cookbook.gan_model import GANModel, build_gan_model, make_trainer  # noqa: E402
-from gan_cookbook.loop import GANTrainer, Noise, stack  # noqa: E402
-from gan_cookbook.recipe import Recipe, load_recipe_file  # noqa: E402
+# First, before Keras: sets TensorFlow's log level unless the user has.
+from gan_cookbook import launch  # noqa: F401
 
 __version__ = "0.1.0"
+
+_MODULES = {
+    "DataSource": "gan_cookbook.data",
+    "Dataset": "gan_cookbook.data",
+    "FusedGANTrainer": "gan_cookbook.fused",
+    "GANModel": "gan_cookbook.gan_model",
+    "GANTrainer": "gan_cookbook.loop",
+    "Noise": "gan_cookbook.loop",
+    "Recipe": "gan_cookbook.recipe",
+    "Run": "gan_cookbook.cook",
+    "RunResult": "gan_cookbook.cook",
+    "build_gan_model": "gan_cookbook.gan_model",
+    "cook": "gan_cookbook.cook",
+    "load_mnist": "gan_cookbook.data",
+    "load_npz": "gan_cookbook.data",
+    "load_path": "gan_cookbook.data",
+    "load_recipe_file": "gan_cookbook.recipe",
+    "make_trainer": "gan_cookbook.gan_model",
+    "prepare": "gan_cookbook.cook",
+    "stack": "gan_cookbook.loop",
+}
 
 __all__ = [
     "DataSource",
@@ -46,3 +59,24 @@ __all__ = [
     "prepare",
     "stack",
 ]
+
+if TYPE_CHECKING:
+    from gan_cookbook.cook import Run, RunResult, cook, prepare
+    from gan_cookbook.data import Dataset, DataSource, load_mnist, load_npz, load_path
+    from gan_cookbook.fused import FusedGANTrainer
+    from gan_cookbook.gan_model import GANModel, build_gan_model, make_trainer
+    from gan_cookbook.loop import GANTrainer, Noise, stack
+    from gan_cookbook.recipe import Recipe, load_recipe_file
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gan_cookbook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULES])

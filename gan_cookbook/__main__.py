@@ -1,3 +1,20 @@
-from gan_cookbook.cli import main
+"""``gan-cookbook`` and ``python -m gan_cookbook``: the command line.
 
-main()
+Ctrl-C while the command line itself is still being imported ends as it does later:
+status 130 and one line, no traceback.
+"""
+
+import sys
+
+
+def main() -> None:
+    try:
+        from gan_cookbook.cli import main as command_line
+    except KeyboardInterrupt:
+        print("\nInterrupted: nothing written.", file=sys.stderr)
+        sys.exit(130)
+    command_line()
+
+
+if __name__ == "__main__":
+    main()

@@ -21,12 +21,10 @@ import numpy as np
 from keras import ops
 
 from gan_cookbook import backend
+from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP
 from gan_cookbook.data import with_channels
 from gan_cookbook.gan_model import build_gan_model, check_batch_size, make_trainer
 from gan_cookbook.recipe import Recipe
-
-DEFAULT_STEPS = 50
-DEFAULT_WARMUP = 5
 
 
 def _check_steps(name: str, value: int, minimum: int) -> int:

@@ -198,7 +198,7 @@ class LossPlot(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.steps.is_file() and self.steps.stat().st_size > 0:
-            plot_losses(self.steps, self.path)
+            plot_losses(self.steps, self.path, steps_per_epoch=self.params.get("steps"))
 
 
 class FrechetEvaluation(keras.callbacks.Callback):

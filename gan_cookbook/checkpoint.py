@@ -1,9 +1,12 @@
 """Checkpoints of a run: written atomically, found again, read back.
 
 A checkpoint is one ``.npz`` file in ``<run>/checkpoints/``, named for the position
-it holds (``epoch_0003_step_000000.npz``: 3 epochs and 0 further steps done). It
-holds the arrays of :meth:`GANTrainer.get_state` and, as a JSON string, the trainer's
-progress, the fixed sample noise and the epoch history so far.
+it holds, epochs and steps counted from 1 as the progress bar counts them:
+``epoch_0003.npz`` at the end of epoch 3, ``epoch_0004_step_000054.npz`` after step 54
+of epoch 4. It holds the arrays of :meth:`GANTrainer.get_state` and, as a JSON
+string, the trainer's progress, the fixed sample noise and the epoch history so far.
+Beside the checkpoints, :func:`save_model` writes the run's ``.keras`` models the
+same way, so that a run can be sampled while it trains or after it stopped.
 """
 
 from __future__ import annotations
@@ -18,12 +21,27 @@ from typing import Any
 import numpy as np
 
 FOLDER = "checkpoints"
-_NAME = re.compile(r"epoch_(\d+)_step_(\d+)\.npz")
+SETTINGS_FILE = "recipe.json"
+"""A run's resolved settings, options, data identity and versions."""
+_NAME = re.compile(r"epoch_(\d+)(?:_step_(\d+))?\.npz")
 _METADATA = "metadata.json"
 
 
 def checkpoint_name(epoch: int, step: int) -> str:
-    return f"epoch_{epoch:04d}_step_{step:06d}.npz"
+    """The file name of the position ``epoch`` epochs done and ``step`` steps into
+    the next (the trainer's :class:`~gan_cookbook.loop.Progress`)."""
+    if step == 0:
+        return f"epoch_{epoch:04d}.npz"
+    return f"epoch_{epoch + 1:04d}_step_{step:06d}.npz"
+
+
+def position(path: Path) -> tuple[int, int]:
+    """The (epochs done, steps into the next) a checkpoint's name stands for."""
+    match = _NAME.fullmatch(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a checkpoint name. Expected epoch_*.npz.")
+    epoch, step = match.groups()
+    return (int(epoch), 0) if step is None else (int(epoch) - 1, int(step))
 
 
 def list_checkpoints(run_folder: str | Path) -> list[Path]:
@@ -32,9 +50,7 @@ def list_checkpoints(run_folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [path for path in folder.iterdir() if _NAME.fullmatch(path.name)]
-    return sorted(
-        found, key=lambda path: tuple(map(int, _NAME.fullmatch(path.name).groups()))
-    )
+    return sorted(found, key=position)
 
 
 def save_checkpoint(
@@ -65,6 +81,42 @@ def save_checkpoint(
     for old in list_checkpoints(run_folder)[:-keep]:
         old.unlink()
     return path
+
+
+def save_model(model: Any, path: str | Path) -> Path:
+    """Saves a Keras model to ``path`` (a ``.keras`` file) atomically: a reader,
+    even one loading it while the run trains, sees the previous file or the new."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=2))
+    os.replace(temporary, path)
+
+
+def read_settings(out: str | Path) -> dict[str, Any]:
+    """The ``recipe.json`` of a run folder.
+
+    Raises:
+        ValueError: there is none, or it is not a JSON object.
+    """
+    path = Path(out) / SETTINGS_FILE
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: expected a JSON object. Received: {settings!r}")
+    return settings
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

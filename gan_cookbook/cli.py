@@ -14,17 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import keras
 
-from gan_cookbook import recipes
-from gan_cookbook.bench import DEFAULT_STEPS, DEFAULT_WARMUP, benchmark, format_result
-from gan_cookbook.cook import Run, RunStopped, prepare
+from gan_cookbook import launch, recipes
+from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP, ENGINES, PRECISIONS
 from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
-from gan_cookbook.gan_model import ENGINES
-from gan_cookbook.models import PRECISIONS
-from gan_cookbook.recipe import Recipe, load_recipe_file
 
 if TYPE_CHECKING:
+    from gan_cookbook.cook import Run
+    from gan_cookbook.recipe import Recipe
     from gan_cookbook.sampling import Cooked
 
 
@@ -79,13 +76,15 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--skip-bad-images",
             is_flag=True,
+            default=None,
             help="Leave out files in a --data folder that cannot be read as images.",
         ),
         click.option("--quiet", is_flag=True, help="Print nothing while training."),
         click.option(
             "--resume",
             is_flag=True,
-            help="Continue the run in --out from its newest checkpoint to --epochs.",
+            help="Continue the run in --out from its newest checkpoint, with its own "
+            "settings, to its epochs or --epochs.",
         ),
         click.option(
             "--overwrite",
@@ -95,26 +94,22 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--engine",
             type=click.Choice(ENGINES),
-            default="classic",
-            show_default=True,
             help="classic: the compiled fake batch and two train_on_batch calls a "
-            "step; fused: the same step as one compiled call (KERAS_BACKEND=jax).",
+            "step; fused: the same step as one compiled call (KERAS_BACKEND=jax).  "
+            "[default: classic]",
         ),
         click.option(
             "--checkpoint-every",
             type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
             metavar="N",
-            help="Write a checkpoint every N epochs (and after the last).",
+            help="Write a checkpoint (and the models) every N epochs, after the last "
+            "and when stopped.  [default: 1]",
         ),
         click.option(
             "--keep-checkpoints",
             type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
             metavar="K",
-            help="Keep the newest K checkpoints.",
+            help="Keep the newest K checkpoints.  [default: 1]",
         ),
         click.option(
             "--eval-every",
@@ -166,8 +161,44 @@ def usage_error(error: ValueError) -> click.UsageError:
     context = click.get_current_context(silent=True)
     message = str(error)
     if context is not None:
-        message = name_flags(message, flags_of(context.command))
+        # cook's flags too: `resume` passes on errors about the options of cook.
+        flags = {**flags_of(cook), **flags_of(context.command)}
+        message = name_flags(message, flags)
     return click.UsageError(message)
+
+
+def start_keras() -> None:
+    """Starts Keras for a command; a missing backend is a one-line error."""
+    try:
+        launch.start_keras()
+    except ImportError as error:
+        raise click.ClickException(str(error)) from None
+
+
+class Interruptible(click.Command):
+    """A command that Ctrl-C ends with status 130 and one line, at any moment.
+
+    Click would print "Aborted!" and exit with 1, or a traceback come from the
+    middle of an import. A command that has something to keep says what in
+    ``ctx.meta[INTERRUPTED]``, a function that returns the line.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            explain = ctx.meta.get(INTERRUPTED, lambda: "Interrupted: nothing written.")
+            click.echo(f"\n{explain()}", err=True)
+            sys.exit(130)
+
+
+INTERRUPTED = "gan_cookbook.interrupted"
+
+
+class InterruptibleGroup(Interruptible, click.Group):
+    """The ``gan-cookbook`` group: every subcommand is :class:`Interruptible`."""
+
+    command_class = Interruptible
 
 
 def cook_recipe(
@@ -180,36 +211,29 @@ def cook_recipe(
 
     Args:
         recipe: The recipe to cook.
-        command: The command that names the recipe, for the resume hint.
+        command: The command that cooks it again with ``--out DIR --resume``
+            added, for the resume hint (``gan-cookbook cook mnist``).
         quiet: Print nothing while training.
         options: The keyword arguments of :func:`gan_cookbook.cook.prepare`.
     """
+    from gan_cookbook.cook import RunStopped, prepare
+
+    context = click.get_current_context()
+    context.meta[INTERRUPTED] = lambda: "Interrupted before training: nothing written."
     try:
         run = prepare(recipe, verbose=0 if quiet else 1, **options)
     except ValueError as error:
         raise usage_error(error) from None
+    resume = resume_command(command, run.out)
+    context.meta[INTERRUPTED] = lambda: stopped_at_once(run.out, resume)
     if not quiet:
-        action = (
-            f"Resuming from {run.resumed_from.name}" if run.resumed_from else "Cooking"
-        )
-        how = [f"Keras {keras.__version__}", f"{keras.backend.backend()} backend"]
-        if run.trainer.engine != "classic":
-            how.append(f"{run.trainer.engine} engine")
-        if run.recipe.precision != "float32":
-            how.append(run.recipe.precision)
-        click.echo(
-            f"{action} {run.recipe.name} on {len(run.dataset.images)} images of "
-            f"{run.dataset.source} for {run.recipe.epochs} epochs "
-            f"({', '.join(how)}) into {run.out}"
-        )
+        click.echo(starting_line(run))
     try:
         result = run.cook()
     except RunStopped as stopped:
-        flags = flags_of(click.get_current_context().command)
-        click.echo(name_flags(str(stopped), flags), err=True)
+        click.echo(name_flags(str(stopped), flags_of(context.command)), err=True)
         if stopped.checkpoint is not None:
-            words = resume_command(command, run, click.get_current_context().command)
-            click.echo(f"Resume with: {words}", err=True)
+            click.echo(f"Resume with: {resume}", err=True)
         sys.exit(stopped.exit_code)
     if not quiet:
         click.echo(f"Done. Samples, history and models are in {run.out}")
@@ -219,32 +243,58 @@ def cook_recipe(
                 click.echo(f"Fréchet distance at the end: {distances[-1]:.2f}")
 
 
-def resume_command(command: Sequence[str], run: Run, cli: click.Command) -> str:
-    """The command line that resumes ``run``: ``command``, ``--out``, ``--resume``
-    and the flags of ``cli`` for every option the run recorded that is not the
-    flag's default."""
-    words = [*command, "--out", str(run.out), "--resume"]
-    recorded = run.settings()["options"]
-    for param in cli.params:
-        if param.name in ("out", "resume") or param.name not in recorded:
-            continue
-        value = recorded[param.name]
-        if value == param.default or not isinstance(param, click.Option):
-            continue
-        flag = max(param.opts, key=len)
-        if param.is_flag:
-            words += [flag] if value else []
-        else:
-            words += [flag, str(value)]
-    return shlex.join(words)
+def starting_line(run: Run) -> str:
+    """What is about to be cooked, on what, how and where: one line."""
+    import keras
+
+    action = f"Resuming from {run.resumed_from.name}" if run.resumed_from else "Cooking"
+    how = [f"Keras {keras.__version__}", f"{keras.backend.backend()} backend"]
+    if run.trainer.engine != "classic":
+        how.append(f"{run.trainer.engine} engine")
+    if run.recipe.precision != "float32":
+        how.append(run.recipe.precision)
+    return (
+        f"{action} {run.recipe.name} on {len(run.dataset.images)} images of "
+        f"{run.dataset.source} for {run.recipe.epochs} epochs ({', '.join(how)}) "
+        f"into {run.out}"
+    )
+
+
+def stopped_at_once(out: Path, resume: str) -> str:
+    """The line for a run ended at once (a second Ctrl-C): what its folder keeps."""
+    from gan_cookbook.checkpoint import list_checkpoints
+
+    checkpoints = list_checkpoints(out)
+    if checkpoints:
+        return (
+            f"Stopped at once. {out} keeps its checkpoint {checkpoints[-1].name} and "
+            f"the models from it. Resume with: {resume}"
+        )
+    return (
+        f"Stopped at once, before the first checkpoint: nothing trained was kept in "
+        f"{out}. Start again with --overwrite."
+    )
+
+
+def resume_command(command: Sequence[str], out: Path) -> str:
+    """The command line that resumes the run in ``out``: the run folder holds its
+    settings, so ``command --out OUT --resume`` (or ``gan-cookbook resume OUT``)."""
+    if list(command[:2]) == ["gan-cookbook", "resume"]:
+        return shlex.join(["gan-cookbook", "resume", str(out)])
+    return shlex.join([*command, "--out", str(out), "--resume"])
 
 
 def recipe_command(recipe: Recipe) -> click.Command:
     """The command of one recipe, for ``python -m gan_cookbook.recipes.<name>``."""
 
-    @click.command(name=recipe.name, help=f"Cook {recipe.name}: {recipe.description}.")
+    @click.command(
+        name=recipe.name,
+        help=f"Cook {recipe.name}: {recipe.description}.",
+        cls=Interruptible,
+    )
     @run_options
     def command(**options: Any) -> None:
+        start_keras()
         module = f"gan_cookbook.recipes.{recipe.name}"
         cook_recipe(recipe, ["python", "-m", module], **options)
 
@@ -252,13 +302,21 @@ def recipe_command(recipe: Recipe) -> click.Command:
 
 
 def resolve_recipe(name_or_path: str) -> Recipe:
-    """A built-in recipe by name, or the recipe in a ``.py`` file."""
+    """A built-in recipe by name, or the recipe in a ``.py`` file; Keras starts
+    (quietly) once the name is known to be good."""
     if name_or_path.endswith(".py") or Path(name_or_path).is_file():
+        start_keras()
+        from gan_cookbook.recipe import load_recipe_file
+
         return load_recipe_file(name_or_path)
+    recipes.check_name(name_or_path)
+    start_keras()
     return recipes.get(name_or_path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="gan-cookbook")
 def main() -> None:
     """Cook DCGANs on 28x28 images with the classic Keras train_on_batch loop."""
@@ -276,6 +334,52 @@ def cook(recipe: str, **options: Any) -> None:
     cook_recipe(resolved, ["gan-cookbook", "cook", recipe], **options)
 
 
+@main.command()
+@click.argument("run_folder", metavar="RUN", type=click.Path(path_type=Path))
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help="The epoch to train to.  [default: the run's]",
+)
+@click.option("--quiet", is_flag=True, help="Print nothing while training.")
+def resume(run_folder: Path, epochs: int | None, quiet: bool) -> None:
+    """Continue the run in RUN from its newest checkpoint, with the recipe and
+    settings it was cooked with (its recipe.json)."""
+    from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
+
+    if not (run_folder / SETTINGS_FILE).is_file():
+        raise click.UsageError(
+            f"RUN {run_folder}: not a run folder (it holds no {SETTINGS_FILE}). "
+            f"Expected the --out folder of a cook. Received: {run_folder}"
+        )
+    try:
+        recorded = read_settings(run_folder).get("recipe", {})
+    except ValueError as error:
+        raise click.UsageError(f"RUN {error}") from None
+    file, name = recorded.get("file"), recorded.get("name")
+    if file is None and name not in recipes.BUILTIN:
+        raise click.UsageError(
+            f"RUN {run_folder}: cooked from a recipe made in Python ({name!r}), which "
+            "only its own code can make again: resume it there with "
+            "prepare(recipe, out=..., resume=True). Received: recipe "
+            f"{name!r}"
+        )
+    if file is not None and not Path(file).is_file():
+        raise click.UsageError(
+            f"RUN {run_folder}: cooked from the recipe file {file}, which is no longer "
+            "there. Give it with: gan-cookbook cook FILE --out RUN --resume. "
+            f"Received: {run_folder}"
+        )
+    try:
+        recipe = resolve_recipe(file or name)
+    except ValueError as error:
+        raise usage_error(error) from None
+    command = ["gan-cookbook", "resume", str(run_folder)]
+    cook_recipe(
+        recipe, command, quiet=quiet, out=run_folder, epochs=epochs, resume=True
+    )
+
+
 @main.command(name="list")
 @click.option(
     "--path",
@@ -286,9 +390,12 @@ def cook(recipe: str, **options: Any) -> None:
 def list_recipes(folder: Path | None) -> None:
     """List the built-in recipes (and the recipe files in a folder)."""
     for name in recipes.BUILTIN:
-        click.echo(f"{name:<16} {recipes.get(name).description}")
+        click.echo(f"{name:<16} {recipes.describe(name)}")
     if folder is None:
         return
+    from gan_cookbook.recipe import load_recipe_file
+
+    start_keras()
     files = sorted(path for path in folder.glob("*.py") if path.name[0] not in "._")
     click.echo(f"\nRecipe files in {folder}:" if files else f"\nNo *.py in {folder}.")
     for path in files:
@@ -323,6 +430,7 @@ def load_for_command(
     ``load_recipe_data``: with ``--recipe``, load its data to learn their identity
     (only ``evaluate`` needs it).
     """
+    start_keras()
     from gan_cookbook.sampling import load_cooked
 
     try:
@@ -659,7 +767,7 @@ def bench(
     backend when it is first imported, from KERAS_BACKEND; --backend runs the
     benchmark in a fresh process with KERAS_BACKEND set to it.
     """
-    if backend is not None and backend != keras.backend.backend():
+    if backend is not None and backend != launch.backend_name():
         rerun_on_backend(
             backend,
             ["bench", recipe, "--steps", str(steps), "--warmup", str(warmup)]
@@ -670,6 +778,9 @@ def bench(
             + (["--json"] if as_json else []),
         )
         return
+    start_keras()
+    from gan_cookbook.bench import benchmark, format_result
+
     try:
         result = benchmark(
             resolve_recipe(recipe),

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import shutil
 import signal
 import tempfile
@@ -48,7 +47,15 @@ from gan_cookbook.callbacks import (
     SampleGrid,
     StepsCSV,
 )
-from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from gan_cookbook.checkpoint import (
+    SETTINGS_FILE,
+    list_checkpoints,
+    load_checkpoint,
+    read_settings,
+    save_checkpoint,
+    save_model,
+    write_json,
+)
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
 from gan_cookbook.gan_model import (
     GANModel,
@@ -59,7 +66,26 @@ from gan_cookbook.gan_model import (
 )
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.recipe import Recipe
-from gan_cookbook.sampling import GENERATOR_FILE, RAW_GENERATOR_FILE, SETTINGS_FILE
+from gan_cookbook.sampling import DISCRIMINATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "epochs": None,
+    "batch_size": None,
+    "seed": None,
+    "precision": None,
+    "limit": None,
+    "data": None,
+    "resize": None,
+    "skip_bad_images": False,
+    "engine": "classic",
+    "checkpoint_every": 1,
+    "keep_checkpoints": 1,
+    "eval_every": None,
+    "eval_count": 10000,
+    "tensorboard": None,
+}
+"""The options of :func:`prepare` a new run takes when they are not given (``None``:
+the recipe's setting, or none); a resumed run takes the run's own first."""
 
 # Settings a resumed run must share with the saved one (epochs and the optimizers'
 # settings may change: more epochs, or a lower learning rate after a NaN).
@@ -291,21 +317,15 @@ class Run:
                 raise self._diverged(error) from None
         if stopper.received is not None:
             # Written after the handlers are restored: a second Ctrl-C now quits at
-            # once, and the atomic write leaves the previous checkpoint whole.
+            # once, and the atomic writes leave the previous files whole.
             checkpoint = self.save_checkpoint(epoch_history)
-            progress = self.trainer.progress
             raise RunStopped(
-                f"Stopped by {stopper.received.name} after epoch {progress.epoch}, "
-                f"step {progress.step}. Checkpoint written: {checkpoint}",
+                f"Stopped by {stopper.received.name} {self.position()}. Checkpoint "
+                f"written: {checkpoint}; the models in {self.out} are from it.",
                 checkpoint,
                 128 + int(stopper.received),
             )
-        if self.averaged is None:
-            self.generator.save(self.out / GENERATOR_FILE)
-        else:
-            self.averaged.update().save(self.out / GENERATOR_FILE)
-            self.generator.save(self.out / RAW_GENERATOR_FILE)
-        self.discriminator.save(self.out / "discriminator.keras")
+        # The last epoch's checkpoint has written the models.
         return RunResult(
             out=self.out,
             history=history,
@@ -329,12 +349,38 @@ class Run:
         )
         return RunStopped(f"{error} {kept}", checkpoint, 1)
 
+    def position(self) -> str:
+        """Where training stands, counted from 1 as the progress bar counts:
+        ``"after epoch 3"`` or ``"in epoch 4, after step 54 of 469"``."""
+        progress = self.trainer.progress
+        if progress.step == 0:
+            return f"after epoch {progress.epoch}"
+        steps = len(self.dataset.images) // self.recipe.batch_size
+        return f"in epoch {progress.epoch + 1}, after step {progress.step} of {steps}"
+
     def save_checkpoint(self, epoch_history: list[dict[str, Any]]) -> Path:
-        """Writes the trainer's state, the sample noise and the epoch logs so far."""
+        """Writes the trainer's state, the sample noise and the epoch logs so far,
+        then the models (:meth:`save_models`)."""
         state = self.trainer.get_state()
         metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
-        return save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
+        path = save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
+        self.save_models()
+        return path
+
+    def save_models(self) -> None:
+        """Writes ``generator.keras`` (the generator sampled: the average when the
+        recipe averages), ``generator_raw.keras`` (the trained G, beside an
+        average) and ``discriminator.keras``, each atomically, so every command
+        works on a run that is training, stopped or crashed."""
+        sampled = self.generator
+        if self.averaged is not None:
+            # Refreshed here too: a run stopped within an epoch has moved on since
+            # the epoch's end.
+            sampled = self.averaged.update()
+            save_model(self.generator, self.out / RAW_GENERATOR_FILE)
+        save_model(sampled, self.out / GENERATOR_FILE)
+        save_model(self.discriminator, self.out / DISCRIMINATOR_FILE)
 
     def settings(self) -> dict[str, Any]:
         """What ``recipe.json`` records: the resolved recipe, the options given, the
@@ -364,29 +410,6 @@ class Run:
 def json_ready(value: Any) -> Any:
     """``value`` with paths as strings, as JSON holds it."""
     return json.loads(json.dumps(value, default=str))
-
-
-def write_json(path: Path, value: Any) -> None:
-    """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=2))
-    os.replace(temporary, path)
-
-
-def read_settings(out: str | Path) -> dict[str, Any]:
-    """The ``recipe.json`` of a run folder.
-
-    Raises:
-        ValueError: there is none, or it is not a JSON object.
-    """
-    path = Path(out) / SETTINGS_FILE
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path}: expected a JSON object. Received: {settings!r}")
-    return settings
 
 
 def truncate_steps(path: Path, epoch: int, step: int) -> None:
@@ -434,6 +457,12 @@ def check_out(out: Path, overwrite: bool = False) -> None:
         )
     if not (out.is_dir() and any(out.iterdir())):
         return
+    if not overwrite and (out / SETTINGS_FILE).is_file() and not list_checkpoints(out):
+        raise ValueError(
+            f"`out` {out} holds a run that stopped before its first checkpoint: "
+            "nothing was trained that could be kept. Start it again with "
+            f"`overwrite=True`, or choose a new folder. Received: out={str(out)!r}"
+        )
     if not overwrite:
         raise ValueError(
             f"`out` {out} already holds files; a run never overwrites another. "
@@ -467,6 +496,25 @@ def check_disk(out: Path, needed: int) -> None:
             f"{needed / 2**20:.0f} MiB needed for checkpoints, models and samples. "
             f"Received: out={str(out)!r}"
         )
+
+
+def check_resumable(out: Path) -> list[Path]:
+    """The checkpoints of the run in ``out``; a clear error when it has none."""
+    received = f"Received: out={str(out)!r}, resume=True"
+    if not (out / SETTINGS_FILE).is_file():
+        what = "does not exist" if not out.exists() else "holds no recipe.json"
+        raise ValueError(
+            f"`out` {out} {what}: it is not a run folder, so there is nothing to "
+            f"resume. Start a new run instead. {received}"
+        )
+    checkpoints = list_checkpoints(out)
+    if not checkpoints:
+        raise ValueError(
+            f"`out` {out} holds a run that stopped before its first checkpoint: "
+            "nothing was trained that could be resumed. Start it again with "
+            f"`overwrite=True` (in place of `resume=True`). {received}"
+        )
+    return checkpoints
 
 
 def differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
@@ -510,25 +558,30 @@ def prepare(
     limit: int | None = None,
     data: str | Path | None = None,
     resize: str | None = None,
-    skip_bad_images: bool = False,
+    skip_bad_images: bool | None = None,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     resume: bool = False,
     overwrite: bool = False,
-    checkpoint_every: int = 1,
-    keep_checkpoints: int = 1,
-    engine: str = "classic",
+    checkpoint_every: int | None = None,
+    keep_checkpoints: int | None = None,
+    engine: str | None = None,
     eval_every: int | None = None,
-    eval_count: int = 10000,
+    eval_count: int | None = None,
     tensorboard: str | Path | None = None,
 ) -> Run:
     """Checks every setting, loads the data and builds the models; writes nothing.
+
+    With ``resume=True`` every option left at ``None`` is the resumed run's own (its
+    ``recipe.json``), so ``prepare(recipe, out=folder, resume=True)`` continues a run
+    as it was cooked; an option given that differs from the run's in what training
+    depends on is refused with the list of differences.
 
     Args:
         recipe: The recipe to cook.
         out: The run folder, new or empty. Defaults to ``runs/<name>-<time>``.
         epochs: Overrides the recipe's epochs (with ``resume``: the epoch to
-            continue to).
+            continue to; defaults to the run's).
         batch_size: Overrides the recipe's batch size.
         seed: Overrides the recipe's seed.
         precision: Overrides the recipe's precision: ``"float32"`` or
@@ -540,6 +593,7 @@ def prepare(
             :data:`~gan_cookbook.data.RESIZE_METHODS` name; ``"none"``: an error).
             Defaults to Lanczos.
         skip_bad_images: Leave out images in ``data`` that Pillow cannot read.
+            Defaults to False.
         verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
         callbacks: More Keras callbacks for the loop.
         resume: Continue the run in ``out`` from its newest checkpoint.
@@ -548,7 +602,8 @@ def prepare(
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
         engine: ``"classic"`` or ``"fused"`` (JAX only): see
-            :func:`~gan_cookbook.gan_model.make_trainer`. Defaults to ``"classic"``.
+            :func:`~gan_cookbook.gan_model.make_trainer`. Defaults to
+            ``"classic"``.
         eval_every: Adds the Fréchet distance of ``eval_count`` samples to
             ``history.csv`` every ``eval_every`` epochs. Defaults to never.
         eval_count: Images per measurement. Defaults to 10,000.
@@ -558,31 +613,22 @@ def prepare(
         ValueError: a setting, the data or the run folder is not usable; the message
             names the argument, Keras style.
     """
-    options = {
-        name: value
-        for name, value in (
-            ("epochs", epochs),
-            ("batch_size", batch_size),
-            ("seed", seed),
-            ("precision", precision),
-            ("limit", limit),
-            ("data", data),
-            ("resize", resize),
-            ("skip_bad_images", skip_bad_images or None),
-            ("engine", engine),
-            ("checkpoint_every", checkpoint_every),
-            ("keep_checkpoints", keep_checkpoints),
-            ("eval_every", eval_every),
-            ("eval_count", eval_count if eval_every is not None else None),
-            ("tensorboard", tensorboard),
-        )
-        if value is not None
+    given = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "precision": precision,
+        "limit": limit,
+        "data": None if data is None else str(Path(data).resolve()),
+        "resize": resize,
+        "skip_bad_images": skip_bad_images or None,
+        "engine": engine,
+        "checkpoint_every": checkpoint_every,
+        "keep_checkpoints": keep_checkpoints,
+        "eval_every": eval_every,
+        "eval_count": eval_count,
+        "tensorboard": tensorboard,
     }
-    _check_count("checkpoint_every", checkpoint_every)
-    _check_count("keep_checkpoints", keep_checkpoints)
-    recipe = recipe.replace(
-        epochs=epochs, batch_size=batch_size, seed=seed, precision=precision
-    )
     if resume and overwrite:
         raise ValueError(
             "`resume` and `overwrite` exclude each other: choose one. "
@@ -596,16 +642,35 @@ def prepare(
                 "resume. Received: out=None"
             )
         out = Path(out)
-        checkpoints = list_checkpoints(out)
-        if not checkpoints or not (out / SETTINGS_FILE).is_file():
-            raise ValueError(
-                f"`out` {out} holds no checkpoint to resume (expected recipe.json "
-                "and checkpoints/epoch_*.npz in it). Start a new run instead. "
-                f"Received: out={str(out)!r}, resume=True"
-            )
+        checkpoints = check_resumable(out)
+        recorded = read_settings(out).get("options", {})
+        given = {
+            name: recorded.get(name) if value is None else value
+            for name, value in given.items()
+        }
     else:
         out = Path(out) if out is not None else default_out(recipe)
         check_out(out, overwrite)
+    if given["eval_every"] is None:
+        given["eval_count"] = None
+    options = {name: value for name, value in given.items() if value is not None}
+    chosen = {**DEFAULT_OPTIONS, **options}
+    checkpoint_every = chosen["checkpoint_every"]
+    keep_checkpoints = chosen["keep_checkpoints"]
+    _check_count("checkpoint_every", checkpoint_every)
+    _check_count("keep_checkpoints", keep_checkpoints)
+    recipe = recipe.replace(
+        **{key: chosen[key] for key in ("epochs", "batch_size", "seed", "precision")}
+    )
+    if data is None:
+        data = chosen["data"]  # a resumed run's, made absolute when it was cooked
+    limit, resize, tensorboard = (
+        chosen["limit"],
+        chosen["resize"],
+        chosen["tensorboard"],
+    )
+    skip_bad_images, engine = chosen["skip_bad_images"], chosen["engine"]
+    eval_every, eval_count = chosen["eval_every"], chosen["eval_count"]
     if data is not None:
         dataset = load_path(
             data,

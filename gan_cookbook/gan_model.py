@@ -16,15 +16,13 @@ import keras
 from keras import ops
 
 from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
+from gan_cookbook.choices import ENGINES
 from gan_cookbook.loop import GANTrainer, Noise, stack
 from gan_cookbook.models import precision_scope
 
 if TYPE_CHECKING:
     from gan_cookbook.data import Dataset
     from gan_cookbook.recipe import Recipe
-
-ENGINES = ("classic", "fused")
-"""The trainers :func:`make_trainer` makes: the classic loop, or the fused step."""
 
 
 @keras.saving.register_keras_serializable(package="gan_cookbook")

@@ -36,6 +36,7 @@ import numpy as np
 from keras import ops
 
 from gan_cookbook import backend
+from gan_cookbook.progress import ProgressLogger
 
 
 @dataclass(frozen=True)
@@ -425,9 +426,14 @@ class GANTrainer:
             verbose = 1
         images = ops.convert_to_tensor(x, dtype="float32")
         history = keras.callbacks.History()
+        # The bar last, as Keras adds its own: it prints what the others logged.
+        has_bar = any(
+            isinstance(callback, keras.callbacks.ProgbarLogger)
+            for callback in callbacks or []
+        )
+        bar = [ProgressLogger()] if verbose != 0 and not has_bar else []
         callback_list = keras.callbacks.CallbackList(
-            [*(callbacks or []), history],
-            add_progbar=verbose != 0,
+            [*(callbacks or []), history, *bar],
             verbose=verbose,
             epochs=epochs,
             steps=steps,

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import keras
 from keras import layers
 
-# Keras dtype policies a run may use. "mixed_float16" is left out: it needs loss
-# scaling, which the fused engine and the checkpoints do not handle.
-PRECISIONS = ("float32", "mixed_bfloat16")
+# Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
+# needs loss scaling, which the fused engine and the checkpoints do not handle.
+from gan_cookbook.choices import PRECISIONS
 
 
 def check_precision(precision: str) -> str:

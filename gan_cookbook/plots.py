@@ -40,11 +40,43 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[1:] - sums[starts]) / counts
 
 
-def plot_losses(steps_path: str | Path, out: str | Path) -> Path:
+def epoch_axis(
+    epochs: np.ndarray, steps: np.ndarray, steps_per_epoch: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each step sits on an axis counted in epochs, and the epochs whole.
+
+    Args:
+        epochs: Each row's epoch, counted from 1.
+        steps: Each row's step within its epoch, counted from 1.
+        steps_per_epoch: Steps in a whole epoch. Defaults to the most steps any
+            epoch recorded.
+
+    Returns:
+        ``epoch - 1 + step / steps_per_epoch`` for each row, and the epochs that
+        recorded every step (only those have a mean worth plotting).
+    """
+    whole = int(steps_per_epoch or steps.max())
+    position = epochs - 1 + steps / whole
+    counts = {int(epoch): int((epochs == epoch).sum()) for epoch in set(epochs)}
+    complete = np.array(sorted(e for e, count in counts.items() if count >= whole))
+    return position, complete
+
+
+def plot_losses(
+    steps_path: str | Path, out: str | Path, steps_per_epoch: int | None = None
+) -> Path:
     """Draws D's and G's loss per step (raw and smoothed) and per epoch to a PNG.
 
     The x axis counts epochs in both panels: step ``s`` of an epoch of ``S`` steps
-    sits at ``epoch - 1 + s / S``, its epoch's mean at ``epoch``.
+    sits at ``epoch - 1 + s / S``, its epoch's mean at ``epoch``. An epoch that
+    stopped part way (a run interrupted there) keeps its steps where they were and
+    has no mean.
+
+    Args:
+        steps_path: A ``steps.csv`` (:class:`~gan_cookbook.callbacks.StepsCSV`'s).
+        out: The PNG to write.
+        steps_per_epoch: Steps in a whole epoch. Defaults to the most steps any
+            epoch of the file recorded.
     """
     import matplotlib
 
@@ -53,12 +85,10 @@ def plot_losses(steps_path: str | Path, out: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     columns = read_steps(steps_path)
-    epochs, steps = columns["epoch"].astype(int), columns["step"]
-    steps_per_epoch = {epoch: steps[epochs == epoch].max() for epoch in set(epochs)}
-    position = epochs - 1 + steps / np.array([steps_per_epoch[e] for e in epochs])
-    epoch_numbers = np.array(sorted(steps_per_epoch))
+    epochs = columns["epoch"].astype(int)
+    position, epoch_numbers = epoch_axis(epochs, columns["step"], steps_per_epoch)
     # About 20 points per epoch after smoothing, never under one step.
-    window = max(1, int(np.median(list(steps_per_epoch.values()))) // 20)
+    window = max(1, int(steps_per_epoch or columns["step"].max()) // 20)
 
     figure, (per_step, per_epoch) = plt.subplots(
         1, 2, figsize=(11, 4), sharey=True, constrained_layout=True
@@ -75,13 +105,15 @@ def plot_losses(steps_path: str | Path, out: str | Path) -> Path:
             label=label if window == 1 else f"{label} (mean of {window} steps)",
         )
         means = [values[epochs == epoch].mean() for epoch in epoch_numbers]
-        per_epoch.plot(epoch_numbers, means, "o-", color=colour, label=label)
+        if means:
+            per_epoch.plot(epoch_numbers, means, "o-", color=colour, label=label)
     per_step.set_title("per step")
     per_epoch.set_title("per epoch (mean)")
     for axes in (per_step, per_epoch):
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
-        axes.legend()
+        if axes.lines:
+            axes.legend()
     per_step.set_ylabel("loss")
     if len(epoch_numbers) < 15:
         per_epoch.set_xticks(epoch_numbers)

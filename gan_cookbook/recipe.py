@@ -51,6 +51,9 @@ class Recipe:
             0.99; ``None`` (the default) keeps no average. The average does not
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
+        file: The recipe file it was loaded from (:func:`load_recipe_file` sets
+            it), recorded in ``recipe.json`` so that ``gan-cookbook resume`` finds
+            the recipe again; ``None`` for a built-in recipe or one made in Python.
     """
 
     name: str
@@ -70,6 +73,7 @@ class Recipe:
     channels: int | None = None
     precision: str = "float32"
     average: float | None = None
+    file: str | None = None
 
     def __post_init__(self) -> None:
         for field, low in (
@@ -151,12 +155,12 @@ def load_recipe_file(path: str | Path) -> Recipe:
             f"{path}: the recipe file failed to run: {type(error).__name__}: {error}"
         ) from error
     recipe = getattr(module, "RECIPE", None)
-    if isinstance(recipe, Recipe):
-        return recipe
     found = [value for value in vars(module).values() if isinstance(value, Recipe)]
-    if len(found) != 1:
-        raise ValueError(
-            f"{path}: expected a Recipe named RECIPE (or exactly one Recipe). "
-            f"Received: {len(found)} Recipe objects"
-        )
-    return found[0]
+    if not isinstance(recipe, Recipe):
+        if len(found) != 1:
+            raise ValueError(
+                f"{path}: expected a Recipe named RECIPE (or exactly one Recipe). "
+                f"Received: {len(found)} Recipe objects"
+            )
+        recipe = found[0]
+    return dataclasses.replace(recipe, file=str(path.resolve()))

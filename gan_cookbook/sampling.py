@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
 from gan_cookbook.data import DataSource, with_channels
 from gan_cookbook.evaluation.measure import draw_noise, generate
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
@@ -20,7 +20,8 @@ GENERATOR_FILE = "generator.keras"
 """A run's generator to sample from: the averaged one when the recipe averages."""
 RAW_GENERATOR_FILE = "generator_raw.keras"
 """A run's trained generator, beside the averaged one when the recipe averages."""
-SETTINGS_FILE = "recipe.json"
+DISCRIMINATOR_FILE = "discriminator.keras"
+"""A run's discriminator."""
 
 
 @dataclass
@@ -100,6 +101,12 @@ def load_cooked(
     path = Path(run_or_model)
     if path.is_dir():
         folder, model_path = path, path / GENERATOR_FILE
+        if not model_path.is_file() and (path / SETTINGS_FILE).is_file():
+            raise ValueError(
+                f"{path}: the run has no {GENERATOR_FILE} yet: it is written with "
+                "each checkpoint, at the end of the first epoch (or when the run is "
+                f"stopped). Received: {path}"
+            )
         if not model_path.is_file():
             raise ValueError(
                 f"{path}: is a folder without {GENERATOR_FILE}. Expected a run folder "
@@ -128,7 +135,7 @@ def load_cooked(
             f"{tuple(generator.output_shape)}"
         )
     settings_path = folder / SETTINGS_FILE
-    settings = _read_settings(settings_path)
+    settings = read_settings(folder) if settings_path.is_file() else {}
     data = _section(settings, "data")
     description = data.get("source")
     if recipe is not None:
@@ -208,16 +215,6 @@ def data_identity(
     if Path(source).exists() and channels in (None, 1, 3):
         return DataSource.from_path(source, channels=channels)
     return None
-
-
-def _read_settings(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
-    return settings if isinstance(settings, dict) else {}
 
 
 def sample(cooked: Cooked, count: int, seed: int = 0) -> np.ndarray:

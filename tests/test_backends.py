@@ -31,7 +31,7 @@ OTHER_BACKENDS = [
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_loop_on_backend(backend):
     if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed")
+        pytest.skip(f"{backend} is not installed: its run of the loop tests skipped")
     environment = {**os.environ, "KERAS_BACKEND": backend}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -156,3 +156,22 @@ def test_relative_links_resolve(path):
             elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
                 broken.append(f"{target} (no heading gives #{anchor} in {linked.name})")
     assert not broken, f"{path.relative_to(ROOT)}: broken links:\n" + "\n".join(broken)
+
+
+def test_readme_says_which_backends_the_test_extra_tests():
+    # setup.cfg's test extra, as pip reads it.
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    extra = config["options.extras_require"]["test"].split()
+    installed = [name for name in ("tensorflow", "jax", "torch") if name in extra]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    if installed:
+        pytest.fail(f"update README's Backends section: the extra installs {installed}")
+    # The extra brings no other backend (TensorFlow comes with the package), so
+    # README must not promise the tests on three backends from it, and must say
+    # how the others get tested.
+    assert "The test extra installs TensorFlow only" in text
+    assert "again on JAX and PyTorch where they are installed" in text
+    assert "tests run on all three" not in text

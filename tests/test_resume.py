@@ -3,7 +3,9 @@
 import csv
 import json
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +16,10 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from gan_cookbook import recipes
-from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint
+from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, position
 from gan_cookbook.cli import main
 from gan_cookbook.cook import RunStopped, cook, prepare
 
@@ -42,7 +45,7 @@ def test_two_epochs_equal_one_then_a_resume(tmp_path):
     cook(mnist, out=tmp_path / "straight", epochs=2, **SMALL)
     cook(mnist, out=tmp_path / "split", epochs=1, **SMALL)
     resumed = cook(mnist, out=tmp_path / "split", epochs=2, resume=True, **SMALL)
-    assert resumed.resumed_from.name == "epoch_0001_step_000000.npz"
+    assert resumed.resumed_from.name == "epoch_0001.npz"
     assert losses(tmp_path / "straight") == losses(tmp_path / "split")
     assert len(losses(tmp_path / "split")) == 2
     for name in ("generator.keras", "discriminator.keras"):
@@ -58,8 +61,8 @@ def test_checkpoints_are_kept_as_asked(tmp_path):
         recipes.get("mnist"), out=tmp_path / "a", epochs=3, keep_checkpoints=2, **SMALL
     )
     assert [path.name for path in list_checkpoints(tmp_path / "a")] == [
-        "epoch_0002_step_000000.npz",
-        "epoch_0003_step_000000.npz",
+        "epoch_0002.npz",
+        "epoch_0003.npz",
     ]
     arrays, metadata = load_checkpoint(list_checkpoints(tmp_path / "a")[-1])
     assert metadata["progress"] == {"epoch": 3, "step": 0, "totals": {}, "seconds": 0.0}
@@ -72,7 +75,7 @@ def test_checkpoints_are_kept_as_asked(tmp_path):
     )
     # Every 2 epochs, and after the last; only the newest is kept.
     assert [path.name for path in list_checkpoints(tmp_path / "b")] == [
-        "epoch_0003_step_000000.npz"
+        "epoch_0003.npz"
     ]
 
 
@@ -103,7 +106,7 @@ def test_nan_loss_stops_keeps_the_good_checkpoint_and_resumes(tmp_path):
     assert "Epoch 2, step 3 of 4: d_loss is nan" in message
     assert "last good checkpoint is kept" in message and "`resume=True`" in message
     assert stopped.value.exit_code == 1
-    assert stopped.value.checkpoint.name == "epoch_0001_step_000000.npz"
+    assert stopped.value.checkpoint.name == "epoch_0001.npz"
     arrays, _ = load_checkpoint(stopped.value.checkpoint)
     assert all(np.isfinite(value).all() for key, value in arrays.items() if "/" in key)
     resumed = cook(mnist, out=out, epochs=3, resume=True, **SMALL)
@@ -111,10 +114,11 @@ def test_nan_loss_stops_keeps_the_good_checkpoint_and_resumes(tmp_path):
     assert [row[0] for row in losses(out)] == ["1", "2", "3"]
 
 
-def start_cook(out, *extra):
+def start_cook(out, *extra, epochs=8):
     command = [
         *(sys.executable, "-m", "gan_cookbook", "cook", "mnist", "--limit", "128"),
-        *("--batch-size", "32", "--epochs", "8", "--out", str(out), "--quiet", *extra),
+        *("--batch-size", "32", "--epochs", str(epochs), "--out", str(out)),
+        *("--quiet", *extra),
     ]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -126,6 +130,16 @@ def start_cook(out, *extra):
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.02)
     return process
+
+
+def position_in(message):
+    """The (epochs done, steps into the next) a stop message names, from 1."""
+    after_epoch = re.search(r"after epoch (\d+)\.", message)
+    if after_epoch:
+        return int(after_epoch.group(1)), 0
+    within = re.search(r"in epoch (\d+), after step (\d+) of 4\.", message)
+    assert within, message
+    return int(within.group(1)) - 1, int(within.group(2))
 
 
 @pytest.mark.parametrize(
@@ -142,16 +156,24 @@ def test_a_signal_finishes_the_step_checkpoints_and_prints_the_resume_command(
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == code, stderr
     assert f"Stopped by {sent.name}" in stderr
+    # The run folder holds the settings: the command to resume is short.
     command = stderr.split("Resume with: ")[1].strip()
-    assert command == shlex.join(
-        ["gan-cookbook", "cook", "mnist", "--out", str(out), "--resume", "--epochs",
-         "8", "--batch-size", "32", *chosen, "--limit", "128"]
-    )  # fmt: skip
+    assert command == shlex.join(["gan-cookbook", "cook", "mnist", "--out", str(out),
+                                  "--resume"])  # fmt: skip
     settings = json.loads((out / "recipe.json").read_text())
     assert settings["recipe"]["precision"] == precision
     (checkpoint,) = list_checkpoints(out)
     _, metadata = load_checkpoint(checkpoint)
     assert metadata["progress"]["epoch"] >= 1
+    # One numbering, from 1: the message, the file name and the checkpoint agree.
+    stopped_at = position_in(stderr)
+    assert stopped_at == (metadata["progress"]["epoch"], metadata["progress"]["step"])
+    assert position(checkpoint) == stopped_at
+    assert checkpoint.name == (
+        f"epoch_{stopped_at[0]:04d}.npz"
+        if stopped_at[1] == 0
+        else f"epoch_{stopped_at[0] + 1:04d}_step_{stopped_at[1]:06d}.npz"
+    )
 
     result = CliRunner().invoke(main, [*shlex.split(command)[1:], "--quiet"])
     assert result.exit_code == 0, result.output
@@ -169,10 +191,13 @@ def test_a_second_ctrl_c_quits_at_once_leaving_whole_files(tmp_path):
             break
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
-    # The second signal interrupts at once (click's "Aborted!", status 1) rather
-    # than the orderly stop after a step (status 130 and a resume command).
-    assert process.returncode == 1, stderr
-    assert "Aborted!" in stderr and "Resume with" not in stderr
+    # The second signal interrupts at once: status 130 still, one line saying what
+    # the folder keeps, no traceback.
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Aborted!" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Stopped at once"), stderr
+    assert ("Resume with" in last) == bool(list_checkpoints(out)), stderr
     # The checkpoint of epoch 1 may or may not have been written when the second
     # signal came; whatever is there must be whole.
     for checkpoint in list_checkpoints(out):
@@ -189,11 +214,132 @@ def test_resume_command_of_a_recipe_module(tmp_path):
         cwd=ROOT, capture_output=True, text=True, env={**os.environ},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # No need to repeat --limit and --batch-size: the run folder holds them.
     resumed = subprocess.run(
-        [sys.executable, "-m", "gan_cookbook.recipes.mnist", "--limit", "64",
-         "--batch-size", "32", "--epochs", "2", "--out", str(out), "--resume"],
+        [sys.executable, "-m", "gan_cookbook.recipes.mnist", "--epochs", "2",
+         "--out", str(out), "--resume"],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming from epoch_0001_step_000000.npz" in resumed.stdout
+    assert "Resuming from epoch_0001.npz" in resumed.stdout
     assert [row[0] for row in losses(out)] == ["1", "2"]
+
+
+def test_a_stopped_run_can_be_sampled_evaluated_and_resumed(tmp_path):
+    out = tmp_path / "run"
+    process = start_cook(out)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert f"the models in {out} are from it" in stderr
+    # The checkpoint left the models beside it, written whole.
+    for name in ("generator.keras", "generator_raw.keras", "discriminator.keras"):
+        keras.saving.load_model(out / name)
+    assert not list(out.glob(".*.keras"))
+    runner = CliRunner()
+    result = runner.invoke(main, ["sample", str(out), "--out", str(tmp_path / "s.png")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "s.png").size == (8 * 30 + 2, 8 * 30 + 2)
+    result = runner.invoke(
+        main, ["interpolate", str(out), "--out", str(tmp_path / "w.gif"), "--walks",
+               "2", "--points", "2", "--frames", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["evaluate", str(out), "--n", "64"])
+    assert result.exit_code == 0, result.output
+    assert "Fréchet distance" in result.output
+    # `resume` needs no recipe and no option: the run folder holds them.
+    result = runner.invoke(main, ["resume", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [row[0] for row in losses(out)] == [str(epoch) for epoch in range(1, 9)]
+
+
+def test_a_run_can_be_sampled_while_it_trains(tmp_path):
+    out = tmp_path / "run"
+    process = start_cook(out, epochs=200)
+    try:
+        # Each epoch rewrites the models (4 steps apart): every read finds a whole
+        # file, the previous epoch's or the new one.
+        loaded = 0
+        deadline = time.monotonic() + 60
+        while loaded < 8 and time.monotonic() < deadline:
+            if (out / "generator.keras").is_file():
+                keras.saving.load_model(out / "generator.keras")
+                loaded += 1
+        assert loaded == 8
+        assert process.poll() is None, "the run ended before it was read"
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def test_resume_takes_the_settings_of_the_run(tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    first = ["cook", "mnist", "--limit", "96", "--batch-size", "32", "--seed", "3",
+             "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip
+    assert runner.invoke(main, first).exit_code == 0
+    result = runner.invoke(main, ["cook", "mnist", "--out", str(out), "--resume",
+                                  "--epochs", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["resume", str(out), "--epochs", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "recipe.json").read_text())
+    assert settings["data"]["images"] == 96 and settings["recipe"]["seed"] == 3
+    assert settings["options"] == {
+        "epochs": 3, "batch_size": 32, "seed": 3, "limit": 96
+    }  # fmt: skip
+    assert len(losses(out)) == 3
+    # Given and different is still refused, with the difference named.
+    result = runner.invoke(main, ["cook", "mnist", "--out", str(out), "--resume",
+                                  "--epochs", "4", "--limit", "64"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "data.images: 96 in the run, 64 given" in result.output
+    # Nothing left to train: say how to train further.
+    result = runner.invoke(main, ["resume", str(out)])
+    assert result.exit_code == 2
+    assert "has already trained 3 epochs. Pass --epochs above 3" in result.output
+
+
+def test_resume_finds_the_recipe_file_a_run_was_cooked_from(tmp_path):
+    recipe = tmp_path / "my_recipe.py"
+    recipe.write_text(
+        "from gan_cookbook import recipes\n"
+        "RECIPE = recipes.get('mnist').replace(name='mine', noise_dim=6)\n"
+    )
+    out = tmp_path / "run"
+    runner = CliRunner()
+    cook_file = ["cook", str(recipe), "--limit", "64", "--batch-size", "32",
+                 "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip
+    result = runner.invoke(main, cook_file)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "recipe.json").read_text())["recipe"]["file"] == str(
+        recipe.resolve()
+    )
+    result = runner.invoke(main, ["resume", str(out), "--epochs", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert len(losses(out)) == 2
+    recipe.unlink()
+    result = runner.invoke(main, ["resume", str(out), "--epochs", "3"])
+    assert result.exit_code == 2
+    assert f"cooked from the recipe file {recipe.resolve()}, which is no longer" in (
+        result.output
+    )
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_how_to_go_on(tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    first = ["cook", "mnist", "--limit", "64", "--batch-size", "32", "--epochs", "1",
+             "--out", str(out), "--quiet"]  # fmt: skip
+    assert runner.invoke(main, first).exit_code == 0
+    # What a second Ctrl-C in the first epoch leaves: settings, no checkpoint.
+    shutil.rmtree(out / "checkpoints")
+    for command in (first, ["resume", str(out)], [*first[:-1], "--resume"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert "stopped before its first checkpoint" in result.output
+        assert "--overwrite" in result.output
+    result = runner.invoke(main, [*first, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert [path.name for path in list_checkpoints(out)] == ["epoch_0001.npz"]

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import sys
+from importlib import resources
+from typing import TYPE_CHECKING
 
-from gan_cookbook.recipe import Recipe
+from gan_cookbook import launch
+
+if TYPE_CHECKING:
+    from gan_cookbook.recipe import Recipe
 
 BUILTIN = ("mnist", "mnist_quick", "mnist_tutorial", "fashion_mnist", "kmnist")
 
+if sys.argv[:1] == ["-m"]:
+    # ``python -m gan_cookbook.recipes.<name>``: Python imports this package while
+    # it locates the recipe, with sys.argv[0] set to "-m" (see ``python -m``'s
+    # documentation). Keras starts here, before the recipe imports it, as it does
+    # for ``gan-cookbook``: quietly, with a one-line error if the backend is missing
+    # and status 130 without a traceback on Ctrl-C.
+    try:
+        launch.start_keras()
+    except ImportError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("\nInterrupted: nothing written.", file=sys.stderr)
+        sys.exit(130)
 
-def get(name: str) -> Recipe:
-    """The built-in recipe called ``name``."""
+
+def check_name(name: str) -> str:
+    """Returns ``name`` if it is a built-in recipe's."""
     if name not in BUILTIN:
         raise ValueError(
             f"Unknown recipe {name!r}. Known recipes: {', '.join(BUILTIN)} "
             "(or give the path of a recipe file)."
         )
-    return importlib.import_module(f"gan_cookbook.recipes.{name}").RECIPE
+    return name
+
+
+def get(name: str) -> Recipe:
+    """The built-in recipe called ``name``."""
+    module = importlib.import_module(f"gan_cookbook.recipes.{check_name(name)}")
+    return module.RECIPE
+
+
+def describe(name: str) -> str:
+    """The ``description`` of a built-in recipe, read from its source: listing the
+    recipes starts no Keras backend."""
+    source = resources.files(__name__).joinpath(f"{check_name(name)}.py").read_text()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.keyword) and node.arg == "description":
+            return ast.literal_eval(node.value)
+    return get(name).description

@@ -1,0 +1,135 @@
+"""Starting a Keras backend: a plain error when it is missing, no start-up chatter.
+
+Imported first by ``gan_cookbook`` itself, before Keras, so that the defaults below
+apply to TensorFlow's C++ logging. :func:`start_keras` is what the command line calls
+before its first Keras import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+# Marks the level as this package's default, not the user's, for child processes
+# (``bench --backend``, a user's subprocesses) that inherit it.
+DEFAULT_MARKER = "GAN_COOKBOOK_DEFAULT_TF_LOG_LEVEL"
+
+USER_LOG_LEVEL = (
+    None if os.environ.get(DEFAULT_MARKER) else os.environ.get(LOG_LEVEL_VARIABLE)
+)
+"""The TensorFlow log level the user chose, or ``None``: theirs always wins."""
+
+if LOG_LEVEL_VARIABLE not in os.environ:
+    # TensorFlow's C++ start-up chatter (CPU features, missing CUDA) buries the
+    # progress bar; level 2 keeps its errors.
+    os.environ[LOG_LEVEL_VARIABLE] = "2"
+    os.environ[DEFAULT_MARKER] = "1"
+
+BACKEND_PACKAGES = {
+    "tensorflow": ("tensorflow", "tensorflow"),
+    "jax": ("jax", "jax"),
+    "torch": ("torch", "torch (on a CPU-only machine: pip install torch --index-url "
+              "https://download.pytorch.org/whl/cpu)"),
+    "numpy": ("numpy", "numpy"),
+    "openvino": ("openvino", "openvino"),
+}  # fmt: skip
+"""Keras backend name: (the module Keras imports, what to ``pip install``)."""
+
+START_UP_NOISE = re.compile(
+    "|".join(
+        (
+            r"All log messages before absl::InitializeLog\(\) is called",
+            r"cudart_stub\.cc.*Could not find cuda drivers",
+            r"cuda_platform\.cc.*failed call to cuInit",
+            r"cpu_feature_guard\.cc",
+            r"To enable the following instructions: .* rebuild TensorFlow",
+            r"oneDNN custom operations are on",
+            r"Unable to register cu(DNN|FFT|BLAS) factory",
+            r"computation placer already registered",
+            r"remapper failed",
+        )
+    )
+)
+"""Lines TensorFlow prints while starting on any machine without a GPU: facts about
+the machine, not problems."""
+
+
+def backend_name() -> str:
+    """The backend Keras will start: ``KERAS_BACKEND``, else ``keras.json``'s, else
+    TensorFlow, as Keras itself decides."""
+    name = os.environ.get("KERAS_BACKEND")
+    if name:
+        return name
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return json.loads((keras_home / "keras.json").read_text())["backend"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "tensorflow"
+
+
+def missing_backend() -> str | None:
+    """A one-line message when the backend Keras would start is not installed."""
+    name = backend_name()
+    if name not in BACKEND_PACKAGES:
+        return (
+            f"KERAS_BACKEND={name} is not a Keras backend. Expected one of "
+            f"{', '.join(BACKEND_PACKAGES)}. Received: KERAS_BACKEND={name}"
+        )
+    module, install = BACKEND_PACKAGES[name]
+    if importlib.util.find_spec(module) is None:
+        return (
+            f"The Keras backend is {name} (KERAS_BACKEND), but {module} is not "
+            f"installed: pip install {install}, or set KERAS_BACKEND to an installed "
+            "backend."
+        )
+    return None
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise: re.Pattern[str] = START_UP_NOISE) -> Iterator[None]:
+    """Holds back what is written to the process's stderr (C++ libraries included)
+    and writes it out at the end without the lines that match ``noise``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode(errors="replace")
+            kept = [line for line in text.splitlines() if not noise.search(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+
+
+def start_keras() -> None:
+    """Imports Keras and starts its backend, without TensorFlow's start-up lines
+    unless ``TF_CPP_MIN_LOG_LEVEL`` was set by the user.
+
+    Raises:
+        ImportError: the backend is not installed (the message says what to install).
+    """
+    if "keras" in sys.modules:
+        return
+    problem = missing_backend()
+    if problem is not None:
+        raise ImportError(problem)
+    quiet = filtered_stderr() if USER_LOG_LEVEL is None else contextlib.nullcontext()
+    with quiet:
+        import keras
+
+        # The first operation finds the devices: where TensorFlow looks for CUDA.
+        keras.ops.convert_to_numpy(keras.ops.zeros((1,)))

@@ -1,0 +1,144 @@
+"""The first seconds of every command: no backend for --help, no noise, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import pytest
+
+from gan_cookbook import launch
+
+ROOT = Path(__file__).parent.parent
+BACKENDS = ("keras", "tensorflow", "jax", "torch")
+
+
+def python(code, env=None, **options):
+    """Runs ``code`` in a fresh interpreter, as a user's shell would start it."""
+    environment = dict(os.environ)
+    for name in ("TF_CPP_MIN_LOG_LEVEL", launch.DEFAULT_MARKER):
+        environment.pop(name, None)  # as a user's shell has them
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        **options,
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments, code",
+    [
+        (["--help"], 0),
+        (["list"], 0),
+        (["cook", "--help"], 0),
+        (["resume", "--help"], 0),
+        (["cook", "no_such_recipe"], 2),
+        (["cook", "mnist", "--epochs", "0"], 2),
+        (["resume", "/no/such/run"], 2),
+    ],
+)
+def test_help_list_and_usage_errors_start_no_backend(arguments, code):
+    result = python(
+        f"""
+        import sys
+        from click.testing import CliRunner
+        from gan_cookbook.cli import main
+        result = CliRunner().invoke(main, {arguments!r})
+        assert result.exit_code == {code}, result.output
+        print(sorted(name for name in {BACKENDS!r} if name in sys.modules))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_missing_backend_is_one_line_naming_the_package():
+    # JAX is hidden from this interpreter as if it were not installed.
+    result = python(
+        """
+        import importlib.util, sys
+        found = importlib.util.find_spec
+        importlib.util.find_spec = lambda name, *rest: (
+            None if name == "jax" else found(name, *rest))
+        sys.argv = ["gan-cookbook", "cook", "mnist", "--epochs", "1"]
+        from gan_cookbook.__main__ import main
+        main()
+        """,
+        env={"KERAS_BACKEND": "jax"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: The Keras backend is jax (KERAS_BACKEND), but jax is not installed: "
+        "pip install jax, or set KERAS_BACKEND to an installed backend."
+    ]
+
+
+def test_filtered_stderr_keeps_only_real_problems(capfd):
+    with launch.filtered_stderr():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is ")
+        os.write(2, b"called are written to STDERR\n")
+        os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit: UNKNOWN\n")
+        os.write(2, b"a real problem\n")
+    assert capfd.readouterr().err == "a real problem\n"
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's start-up lines"
+)
+def test_cooking_prints_no_backend_noise_unless_the_user_asks(tmp_path):
+    command = """
+        import sys
+        sys.argv = ["gan-cookbook", "cook", "mnist", "--limit", "64", "--batch-size",
+                    "32", "--epochs", "1", "--quiet", "--out", sys.argv[1]]
+        from gan_cookbook.__main__ import main
+        main()
+        """
+    quiet = python(command.replace("sys.argv[1]", repr(str(tmp_path / "a"))))
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    # The user's own level wins: TensorFlow's lines are theirs to see.
+    chatty = python(
+        command.replace("sys.argv[1]", repr(str(tmp_path / "b"))),
+        env={"TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert chatty.returncode == 0, chatty.stderr
+    assert chatty.stderr != ""
+
+
+@pytest.mark.parametrize("delay", [0.3, 2.0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "gan_cookbook", "cook", "mnist"],
+        [sys.executable, "-m", "gan_cookbook.recipes.mnist"],
+    ],
+    ids=["gan-cookbook", "recipe-module"],
+)
+def test_ctrl_c_while_starting_is_status_130_and_one_line(tmp_path, delay, command):
+    out = tmp_path / "run"
+    environment = dict(os.environ)
+    for name in ("TF_CPP_MIN_LOG_LEVEL", launch.DEFAULT_MARKER):
+        environment.pop(name, None)  # as a user's shell has them
+    process = subprocess.Popen(
+        [*command, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    time.sleep(delay)  # while Python, Keras and TensorFlow load
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["Interrupted: nothing written."]
+    assert not out.exists()
