@@ -175,6 +175,10 @@ def start_keras() -> None:
         raise click.ClickException(str(error)) from None
 
 
+INTERRUPTED = "gan_cookbook.interrupted"
+"""The ``ctx.meta`` key of what an interrupted command says it kept."""
+
+
 class Interruptible(click.Command):
     """A command that Ctrl-C ends with status 130 and one line, at any moment.
 
@@ -190,9 +194,6 @@ class Interruptible(click.Command):
             explain = ctx.meta.get(INTERRUPTED, lambda: "Interrupted: nothing written.")
             click.echo(f"\n{explain()}", err=True)
             sys.exit(130)
-
-
-INTERRUPTED = "gan_cookbook.interrupted"
 
 
 class InterruptibleGroup(Interruptible, click.Group):

@@ -173,7 +173,9 @@ class _Checkpointer(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, **(logs or {})})
         done = epoch + 1
         if done % self.run.checkpoint_every == 0 or done == self.run.recipe.epochs:
-            self.run.save_checkpoint(self.history)
+            # UpdateAverage, earlier in the callbacks, refreshed the average at this
+            # epoch's end already.
+            self.run.save_checkpoint(self.history, refresh_average=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,26 +360,33 @@ class Run:
         steps = len(self.dataset.images) // self.recipe.batch_size
         return f"in epoch {progress.epoch + 1}, after step {progress.step} of {steps}"
 
-    def save_checkpoint(self, epoch_history: list[dict[str, Any]]) -> Path:
+    def save_checkpoint(
+        self, epoch_history: list[dict[str, Any]], refresh_average: bool = True
+    ) -> Path:
         """Writes the trainer's state, the sample noise and the epoch logs so far,
         then the models (:meth:`save_models`)."""
         state = self.trainer.get_state()
         metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
         path = save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
-        self.save_models()
+        self.save_models(refresh_average)
         return path
 
-    def save_models(self) -> None:
+    def save_models(self, refresh_average: bool = True) -> None:
         """Writes ``generator.keras`` (the generator sampled: the average when the
         recipe averages), ``generator_raw.keras`` (the trained G, beside an
         average) and ``discriminator.keras``, each atomically, so every command
-        works on a run that is training, stopped or crashed."""
+        works on a run that is training, stopped or crashed.
+
+        Args:
+            refresh_average: Copy the average into the averaged G first (and
+                recompute its BatchNorm statistics). Only a caller that has just
+                done so, at an epoch's end, passes False; a run stopped within an
+                epoch has moved on since.
+        """
         sampled = self.generator
         if self.averaged is not None:
-            # Refreshed here too: a run stopped within an epoch has moved on since
-            # the epoch's end.
-            sampled = self.averaged.update()
+            sampled = self.averaged.update() if refresh_average else self.averaged.model
             save_model(self.generator, self.out / RAW_GENERATOR_FILE)
         save_model(sampled, self.out / GENERATOR_FILE)
         save_model(self.discriminator, self.out / DISCRIMINATOR_FILE)

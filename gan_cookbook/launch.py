@@ -34,14 +34,15 @@ if LOG_LEVEL_VARIABLE not in os.environ:
     os.environ[DEFAULT_MARKER] = "1"
 
 BACKEND_PACKAGES = {
-    "tensorflow": ("tensorflow", "tensorflow"),
-    "jax": ("jax", "jax"),
-    "torch": ("torch", "torch (on a CPU-only machine: pip install torch --index-url "
-              "https://download.pytorch.org/whl/cpu)"),
-    "numpy": ("numpy", "numpy"),
-    "openvino": ("openvino", "openvino"),
-}  # fmt: skip
-"""Keras backend name: (the module Keras imports, what to ``pip install``)."""
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "torch": "torch (on a CPU-only machine: pip install torch --index-url "
+    "https://download.pytorch.org/whl/cpu)",
+    "numpy": "numpy",
+    "openvino": "openvino",
+}
+"""Keras backend name (also the module Keras imports for it): what to ``pip
+install``."""
 
 START_UP_NOISE = re.compile(
     "|".join(
@@ -83,12 +84,11 @@ def missing_backend() -> str | None:
             f"KERAS_BACKEND={name} is not a Keras backend. Expected one of "
             f"{', '.join(BACKEND_PACKAGES)}. Received: KERAS_BACKEND={name}"
         )
-    module, install = BACKEND_PACKAGES[name]
-    if importlib.util.find_spec(module) is None:
+    if importlib.util.find_spec(name) is None:
         return (
-            f"The Keras backend is {name} (KERAS_BACKEND), but {module} is not "
-            f"installed: pip install {install}, or set KERAS_BACKEND to an installed "
-            "backend."
+            f"The Keras backend is {name} (KERAS_BACKEND), but {name} is not "
+            f"installed: pip install {BACKEND_PACKAGES[name]}, or set KERAS_BACKEND "
+            "to an installed backend."
         )
     return None
 

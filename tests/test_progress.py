@@ -11,7 +11,7 @@ from gan_cookbook.progress import ProgressLogger, ResumedProgbar, format_duratio
 
 
 class Clock:
-    """Stands in for the time functions, one second a tick."""
+    """Stands in for a time function: returns ``now``, which the test moves on."""
 
     def __init__(self):
         self.now = 1000.0

@@ -17,18 +17,23 @@ ROOT = Path(__file__).parent.parent
 BACKENDS = ("keras", "tensorflow", "jax", "torch")
 
 
-def python(code, env=None, **options):
-    """Runs ``code`` in a fresh interpreter, as a user's shell would start it."""
+def user_environment(**variables):
+    """This environment as a user's shell has it: no TensorFlow log level set by
+    this package (the test process imported it), plus ``variables``."""
     environment = dict(os.environ)
     for name in ("TF_CPP_MIN_LOG_LEVEL", launch.DEFAULT_MARKER):
-        environment.pop(name, None)  # as a user's shell has them
-    environment.update(env or {})
+        environment.pop(name, None)
+    return {**environment, **variables}
+
+
+def python(code, env=None, **options):
+    """Runs ``code`` in a fresh interpreter, as a user's shell would start it."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env=environment,
+        env=user_environment(**(env or {})),
         timeout=300,
         **options,
     )
@@ -125,16 +130,13 @@ def test_cooking_prints_no_backend_noise_unless_the_user_asks(tmp_path):
 )
 def test_ctrl_c_while_starting_is_status_130_and_one_line(tmp_path, delay, command):
     out = tmp_path / "run"
-    environment = dict(os.environ)
-    for name in ("TF_CPP_MIN_LOG_LEVEL", launch.DEFAULT_MARKER):
-        environment.pop(name, None)  # as a user's shell has them
     process = subprocess.Popen(
         [*command, "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=environment,
+        env=user_environment(),
     )
     time.sleep(delay)  # while Python, Keras and TensorFlow load
     process.send_signal(signal.SIGINT)
