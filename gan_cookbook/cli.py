@@ -187,6 +187,19 @@ class Interruptible(click.Command):
     ``ctx.meta[INTERRUPTED]``, a function that returns the line.
     """
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted: nothing written.", err=True)
+            sys.exit(130)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -222,7 +235,9 @@ def cook_recipe(
     context = click.get_current_context()
     context.meta[INTERRUPTED] = lambda: "Interrupted before training: nothing written."
     try:
-        run = prepare(recipe, verbose=0 if quiet else 1, **options)
+        # Data and models, built with Ctrl-C held back as while Keras imports.
+        with launch.interrupts_deferred():
+            run = prepare(recipe, verbose=0 if quiet else 1, **options)
     except ValueError as error:
         raise usage_error(error) from None
     resume = resume_command(command, run.out)

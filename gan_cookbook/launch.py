@@ -12,10 +12,13 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 # Marks the level as this package's default, not the user's, for child processes
@@ -115,6 +118,43 @@ def filtered_stderr(noise: re.Pattern[str] = START_UP_NOISE) -> Iterator[None]:
                 sys.stderr.flush()
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block ends it with ``KeyboardInterrupt`` once the block is
+    done; a second Ctrl-C interrupts at once.
+
+    Raised in the middle of an import, ``KeyboardInterrupt`` turns into something
+    else: an extension module interrupted while it initialises reports
+    ``ImportError`` (pybind11 does so for every error), which Keras takes for a
+    missing optree and an optional import for a missing module, and a garbage
+    collector callback prints it as "Exception ignored" and drops it. Importing
+    Keras takes seconds, so the first Ctrl-C waits for it.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(
+        previous
+    ):
+        yield
+        return
+    received = []
+
+    def notice(signum: int, frame: Any) -> None:
+        if received:
+            previous(signum, frame)
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, notice)
+    try:
+        yield
+    except Exception:
+        if not received:
+            raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def start_keras() -> None:
     """Imports Keras and starts its backend, without TensorFlow's start-up lines
     unless ``TF_CPP_MIN_LOG_LEVEL`` was set by the user.
@@ -128,7 +168,7 @@ def start_keras() -> None:
     if problem is not None:
         raise ImportError(problem)
     quiet = filtered_stderr() if USER_LOG_LEVEL is None else contextlib.nullcontext()
-    with quiet:
+    with quiet, interrupts_deferred():
         import keras
 
         # The first operation finds the devices: where TensorFlow looks for CUDA.

@@ -99,6 +99,43 @@ def test_filtered_stderr_keeps_only_real_problems(capfd):
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="TensorFlow's start-up lines"
 )
+def test_ctrl_c_while_keras_imports_waits_for_the_import_then_interrupts():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with launch.interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # an import that Ctrl-C would have broken
+            finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_is_an_interrupt_whatever_the_interrupted_import_raised():
+    with pytest.raises(KeyboardInterrupt):
+        with launch.interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            raise ImportError("initialization failed")
+
+
+def test_a_second_ctrl_c_while_keras_imports_interrupts_at_once():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with launch.interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+            finished.append(True)
+    assert finished == []
+
+
+def test_an_import_error_without_ctrl_c_is_kept():
+    with pytest.raises(ImportError, match="no optree"):
+        with launch.interrupts_deferred():
+            raise ImportError("no optree")
+
+
 def test_cooking_prints_no_backend_noise_unless_the_user_asks(tmp_path):
     command = """
         import sys

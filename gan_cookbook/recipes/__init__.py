@@ -15,21 +15,6 @@ if TYPE_CHECKING:
 
 BUILTIN = ("mnist", "mnist_quick", "mnist_tutorial", "fashion_mnist", "kmnist")
 
-if sys.argv[:1] == ["-m"]:
-    # ``python -m gan_cookbook.recipes.<name>``: Python imports this package while
-    # it locates the recipe, with sys.argv[0] set to "-m" (see ``python -m``'s
-    # documentation). Keras starts here, before the recipe imports it, as it does
-    # for ``gan-cookbook``: quietly, with a one-line error if the backend is missing
-    # and status 130 without a traceback on Ctrl-C.
-    try:
-        launch.start_keras()
-    except ImportError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("\nInterrupted: nothing written.", file=sys.stderr)
-        sys.exit(130)
-
 
 def check_name(name: str) -> str:
     """Returns ``name`` if it is a built-in recipe's."""
@@ -55,3 +40,23 @@ def describe(name: str) -> str:
         if isinstance(node, ast.keyword) and node.arg == "description":
             return ast.literal_eval(node.value)
     return get(name).description
+
+
+if sys.argv[:1] == ["-m"]:
+    # ``python -m gan_cookbook.recipes.<name>``: Python imports this package while
+    # it locates the recipe, with sys.argv[0] set to "-m" (see ``python -m``'s
+    # documentation). Keras starts here, before the recipe imports it, as it does
+    # for ``gan-cookbook``: quietly, with a one-line error if the backend is missing
+    # and status 130 without a traceback on Ctrl-C. The recipe's imports happen
+    # here too, so that nothing is left to interrupt before its command begins.
+    try:
+        launch.start_keras()
+        with launch.interrupts_deferred():
+            importlib.import_module("gan_cookbook.recipe")
+            importlib.import_module("gan_cookbook.cli")
+    except ImportError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("\nInterrupted: nothing written.", file=sys.stderr)
+        sys.exit(130)
