@@ -119,7 +119,9 @@ def benchmark(
     batch_size = recipe.batch_size
     check_batch_size(batch_size, dataset)
     gan_model = build_gan_model(recipe, dataset.images.shape[1:])
-    trainer = make_trainer(gan_model, recipe.noise, recipe.seed, engine)
+    trainer = make_trainer(
+        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label
+    )
     trainer.check_images(dataset.images)
     images = ops.convert_to_tensor(dataset.images, dtype="float32")
     batches = trainer.shuffled_batches(images, batch_size)

@@ -694,7 +694,9 @@ def prepare(
 
     backend.enable_determinism()
     gan_model = build_gan_model(recipe, dataset.images.shape[1:])
-    trainer = make_trainer(gan_model, recipe.noise, recipe.seed, engine)
+    trainer = make_trainer(
+        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label
+    )
     trainer.check_images(dataset.images)
     sample_noise = keras.ops.convert_to_numpy(
         recipe.noise.sample((recipe.grid_size**2, recipe.noise_dim), seed=recipe.seed)

@@ -42,6 +42,7 @@ class FusedGANTrainer(GANTrainer):
         d_on_g: keras.Model,
         noise: Noise | None = None,
         seed: int | None = None,
+        real_label: float = 1.0,
     ):
         if keras.backend.backend() != "jax":
             raise ValueError(
@@ -49,7 +50,7 @@ class FusedGANTrainer(GANTrainer):
                 "(set KERAS_BACKEND=jax). "
                 f"Received: engine='fused' on backend {keras.backend.backend()!r}"
             )
-        super().__init__(generator, discriminator, d_on_g, noise, seed)
+        super().__init__(generator, discriminator, d_on_g, noise, seed, real_label)
         self._compiled_step: StepFunction | None = None
 
     def step(self, real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:

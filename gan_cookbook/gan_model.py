@@ -52,7 +52,8 @@ class LabelAccuracy(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        # Above 0.5, not 1: a smoothed real label (0.9) is still a real image's.
+        y_true = ops.cast(ops.reshape(y_true, (-1,)) > 0.5, "float32")
         said_real = ops.cast(ops.reshape(y_pred, (-1,)) > self.threshold, "float32")
         selected = y_true if self.label == 1 else 1.0 - y_true
         agrees = said_real if self.label == 1 else 1.0 - said_real
@@ -187,6 +188,7 @@ def make_trainer(
     noise: Noise | None = None,
     seed: int | None = None,
     engine: str = "classic",
+    real_label: float = 1.0,
 ) -> GANTrainer:
     """The trainer of ``gan_model`` for an engine.
 
@@ -198,6 +200,8 @@ def make_trainer(
             fake batch and two ``train_on_batch`` calls a step) or ``"fused"``
             (:class:`~gan_cookbook.fused.FusedGANTrainer`: the same step as one
             compiled call, JAX only). Defaults to ``"classic"``.
+        real_label: D's target for real images; 0.9 is one-sided label smoothing.
+            Defaults to 1.
     """
     if engine not in ENGINES:
         raise ValueError(
@@ -209,7 +213,12 @@ def make_trainer(
 
         trainer_class = FusedGANTrainer
     return trainer_class(
-        gan_model.generator, gan_model.discriminator, gan_model.d_on_g, noise, seed
+        gan_model.generator,
+        gan_model.discriminator,
+        gan_model.d_on_g,
+        noise,
+        seed,
+        real_label,
     )
 
 

@@ -161,6 +161,22 @@ class FakeBatch(keras.Layer):
         return images, noise_for_g
 
 
+def check_real_label(real_label: float) -> float:
+    """Returns ``real_label`` as a float if it is a target for real images, in
+    (0.5, 1]."""
+    if (
+        isinstance(real_label, bool)
+        or not isinstance(real_label, (int, float))
+        or not 0.5 < real_label <= 1
+    ):
+        raise ValueError(
+            "`real_label` must be D's target for real images, above 0.5 and at "
+            "most 1 (0.9 for one-sided label smoothing). "
+            f"Received: real_label={real_label!r}"
+        )
+    return float(real_label)
+
+
 def step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
     """One step's logs: D's and d_on_g's, prefixed ``d_`` and ``g_``, as floats."""
     logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
@@ -217,6 +233,9 @@ class GANTrainer:
         seed: Seeds the noise and the shuffling; with the models' weights seeded too
             (``keras.utils.set_random_seed``) a CPU run repeats loss for loss.
             Defaults to ``None`` (a fresh seed).
+        real_label: D's target for real images. Below 1, such as 0.9, it is
+            one-sided label smoothing (Salimans et al., 2016): fakes keep 0 and
+            ``d_on_g`` keeps 1. Defaults to 1.
     """
 
     engine = "classic"
@@ -229,7 +248,9 @@ class GANTrainer:
         d_on_g: keras.Model,
         noise: Noise | None = None,
         seed: int | None = None,
+        real_label: float = 1.0,
     ):
+        self.real_label = check_real_label(real_label)
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
                 raise ValueError(
@@ -303,14 +324,15 @@ class GANTrainer:
             )
 
     def labels_for(self, batch_size: int) -> tuple[Any, Any]:
-        """D's labels (``batch_size`` ones, then as many zeros) and G's (ones).
+        """D's labels (``batch_size`` times ``real_label``, then as many zeros) and
+        G's (ones).
 
         Made once per batch size, on the device, so that no step copies labels over.
         """
         if batch_size not in self._labels:
             ones = ops.ones((batch_size, 1))
             self._labels[batch_size] = (
-                ops.concatenate([ones, ops.zeros((batch_size, 1))]),
+                ops.concatenate([ones * self.real_label, ops.zeros((batch_size, 1))]),
                 ones,
             )
         return self._labels[batch_size]

@@ -13,7 +13,7 @@ import keras
 
 from gan_cookbook.average import check_decay
 from gan_cookbook.data import Dataset
-from gan_cookbook.loop import Noise
+from gan_cookbook.loop import Noise, check_real_label
 from gan_cookbook.models import check_precision
 
 ImageShape = tuple[int, int, int]
@@ -51,6 +51,8 @@ class Recipe:
             0.99; ``None`` (the default) keeps no average. The average does not
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
+        real_label: D's target for real images; 0.9 is one-sided label smoothing
+            (Salimans et al., 2016). Defaults to 1, the classic pattern's.
         file: The recipe file it was loaded from (:func:`load_recipe_file` sets
             it), recorded in ``recipe.json`` so that ``gan-cookbook resume`` finds
             the recipe again; ``None`` for a built-in recipe or one made in Python.
@@ -73,6 +75,7 @@ class Recipe:
     channels: int | None = None
     precision: str = "float32"
     average: float | None = None
+    real_label: float = 1.0
     file: str | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +104,7 @@ class Recipe:
         check_precision(self.precision)
         if self.average is not None:
             check_decay(self.average, "average")
+        check_real_label(self.real_label)
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with some fields changed; ``None`` values are ignored."""

@@ -121,6 +121,7 @@ def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
             "`precision` must be one of float32, mixed_bfloat16. "
             "Received: precision='mixed_float16'",
         ),
+        ("real_label", 0.3, "Received: real_label=0.3"),
     ],
 )
 def test_recipe_fields_are_checked(field, value, message):

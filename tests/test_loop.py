@@ -1,5 +1,7 @@
 """The loop's behaviour; tests/test_backends.py runs this file on each backend."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -205,6 +207,45 @@ def test_discriminator_must_output_one_probability():
     d_on_g = stack(generator, two_outputs, keras.optimizers.Adam())
     with pytest.raises(ValueError, match=r"one probability.*\(None, 2\)"):
         GANTrainer(generator, two_outputs, d_on_g)
+
+
+def constant_discriminator(logit):
+    """A compiled D that says sigmoid(logit) to every image, until it trains."""
+    images = keras.Input((28, 28, 1))
+    probability = keras.layers.Dense(
+        1,
+        activation="sigmoid",
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(logit),
+    )(keras.layers.Flatten()(images))
+    discriminator = keras.Model(images, probability)
+    # A rate of 0: D's step leaves it saying sigmoid(logit) for d_on_g's step too.
+    discriminator.compile(
+        optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy"
+    )
+    return discriminator
+
+
+@pytest.mark.parametrize("real_label", [1.0, 0.9])
+def test_real_label_is_d_target_for_real_images_only(real_label):
+    generator = cooking_generator()
+    discriminator = constant_discriminator(1.0)
+    d_on_g = stack(generator, discriminator, keras.optimizers.SGD())
+    trainer = GANTrainer(generator, discriminator, d_on_g, real_label=real_label)
+    d_logs, g_logs = trainer.step(keras.ops.convert_to_tensor(random_images(8)))
+    p = 1 / (1 + np.exp(-1.0))
+    # Half the batch real at real_label, half fake at 0; the loss before the update.
+    real_loss = -(real_label * np.log(p) + (1 - real_label) * np.log(1 - p))
+    assert float(d_logs["loss"]) == pytest.approx((real_loss - np.log(1 - p)) / 2)
+    # d_on_g's labels stay 1.
+    assert float(g_logs["loss"]) == pytest.approx(-np.log(p))
+
+
+@pytest.mark.parametrize("real_label", [0.5, 1.1, True, "0.9"])
+def test_real_label_outside_its_range_is_refused(gan, real_label):
+    received = re.escape(f"Received: real_label={real_label!r}")
+    with pytest.raises(ValueError, match=f"above 0.5 and at most 1.*{received}"):
+        GANTrainer(*gan[:3], real_label=real_label)
 
 
 def test_stack_needs_a_compiled_matching_discriminator():

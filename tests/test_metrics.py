@@ -24,3 +24,14 @@ def test_label_accuracy_accumulates_and_handles_no_images():
     assert float(metric.result()) == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="Received: label=2"):
         LabelAccuracy(2)
+
+
+def test_label_accuracy_counts_a_smoothed_real_label_as_real():
+    # One-sided label smoothing: reals labelled 0.9 are reals, not a tenth of a fake.
+    y_true = np.array([[0.9], [0.9], [0], [0]], dtype="float32")
+    y_pred = np.array([[0.8], [0.8], [0.8], [0.2]], dtype="float32")
+    real, fake = discriminator_metrics()
+    real.update_state(y_true, y_pred)
+    fake.update_state(y_true, y_pred)
+    assert float(real.result()) == pytest.approx(1.0)
+    assert float(fake.result()) == pytest.approx(1 / 2)
