@@ -135,8 +135,18 @@ def summary(row: dict) -> dict:
     return brief
 
 
+def classes(generated: dict) -> str:
+    """Classes covered, and the smallest and largest class's share of the samples."""
+    shares = generated["class_histogram"]
+    return (
+        f"{generated['classes_covered']} "
+        f"({100 * min(shares):.1f}-{100 * max(shares):.1f}%)"
+    )
+
+
 def table(report: dict) -> str:
-    """The Markdown table: Fréchet distance and classes, trained and averaged."""
+    """The Markdown table: Fréchet distance and classes (covered, and the range of
+    their shares of the samples), trained and averaged."""
     averaged = report["average"] is not None
     header = "| epoch | wall time | FD, trained G | classes, trained G |"
     rule = "| ---: | ---: | ---: | ---: |"
@@ -149,12 +159,12 @@ def table(report: dict) -> str:
         line = (
             f"| {row['epoch']} | {minutes}:{seconds:02d} "
             f"| {row['trained']['frechet_distance']:.1f} "
-            f"| {row['trained']['classes_covered']} |"
+            f"| {classes(row['trained'])} |"
         )
         if averaged:
             line += (
                 f" {row['averaged']['frechet_distance']:.1f} "
-                f"| {row['averaged']['classes_covered']} |"
+                f"| {classes(row['averaged'])} |"
             )
         lines.append(line)
     floor = report["rows"][-1]["floor"] if report["rows"] else None
