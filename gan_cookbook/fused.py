@@ -43,6 +43,7 @@ class FusedGANTrainer(GANTrainer):
         noise: Noise | None = None,
         seed: int | None = None,
         real_label: float = 1.0,
+        num_classes: int | None = None,
     ):
         if keras.backend.backend() != "jax":
             raise ValueError(
@@ -50,15 +51,20 @@ class FusedGANTrainer(GANTrainer):
                 "(set KERAS_BACKEND=jax). "
                 f"Received: engine='fused' on backend {keras.backend.backend()!r}"
             )
-        super().__init__(generator, discriminator, d_on_g, noise, seed, real_label)
+        super().__init__(
+            generator, discriminator, d_on_g, noise, seed, real_label, num_classes
+        )
         self._compiled_step: StepFunction | None = None
 
-    def step(self, real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def step(
+        self, real_images: Any, real_labels: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         if self._compiled_step is None:
-            logs = super().step(real_images)
+            logs = super().step(real_images, real_labels)
             self._compiled_step = compile_fused_step(self)
             return logs
-        return self._compiled_step(real_images)
+        batch = (real_images,) if real_labels is None else (real_images, real_labels)
+        return self._compiled_step(*batch)
 
 
 def compile_fused_step(trainer: GANTrainer) -> StepFunction:
@@ -68,8 +74,8 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
     their losses, metrics and optimizers.
 
     Returns:
-        A function of a batch of real images that runs the step and returns D's and
-        ``d_on_g``'s logs, on the host.
+        A function of a batch of real images (and their labels, for a conditional
+        pair) that runs the step and returns D's and ``d_on_g``'s logs, on the host.
     """
     import jax  # FusedGANTrainer refuses any other backend
 
@@ -111,7 +117,7 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
         [variable.value for variable in d_on_g_state[3]],
     )
 
-    def step(values, reset_values, real_images, d_labels, g_labels):
+    def step(values, reset_values, batch, d_labels, g_labels):
         values = list(values)
 
         def get(group):
@@ -132,31 +138,33 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
                 put(group, new_values)
             return logs
 
-        (images, g_noise), fake_values = fake_batch.stateless_call(
-            get(fake_state[0]), get(fake_state[1]), real_images, training=True
+        # D's inputs and G's: images and noise, or [images, labels] and
+        # [noise, labels] for a conditional pair (lists: a tuple would be (x, y)).
+        (d_inputs, g_inputs), fake_values = fake_batch.stateless_call(
+            get(fake_state[0]), get(fake_state[1]), *batch, training=True
         )
         put(fake_state[1], fake_values)
         d_logs = train(
             discriminator,
             discriminator_state,
             reset_values[0],
-            (images, d_labels),
+            (d_inputs, d_labels),
             True,
         )
         g_logs = train(
-            d_on_g, d_on_g_state, reset_values[1], (g_noise, g_labels), False
+            d_on_g, d_on_g_state, reset_values[1], (g_inputs, g_labels), False
         )
         discriminator.trainable = True
         return d_logs, g_logs, values
 
     compiled = jax.jit(step)
 
-    def call(real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        d_labels, g_labels = trainer.labels_for(int(real_images.shape[0]))
+    def call(*batch: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        d_labels, g_labels = trainer.labels_for(int(batch[0].shape[0]))
         d_logs, g_logs, values = compiled(
             [variable.value for variable in variables],
             reset_values,
-            real_images,
+            batch,
             d_labels,
             g_labels,
         )

@@ -189,6 +189,7 @@ def make_trainer(
     seed: int | None = None,
     engine: str = "classic",
     real_label: float = 1.0,
+    num_classes: int | None = None,
 ) -> GANTrainer:
     """The trainer of ``gan_model`` for an engine.
 
@@ -202,6 +203,8 @@ def make_trainer(
             compiled call, JAX only). Defaults to ``"classic"``.
         real_label: D's target for real images; 0.9 is one-sided label smoothing.
             Defaults to 1.
+        num_classes: The number of classes of a conditional pair; ``None`` (the
+            default) for models that take no labels.
     """
     if engine not in ENGINES:
         raise ValueError(
@@ -219,6 +222,7 @@ def make_trainer(
         noise,
         seed,
         real_label,
+        num_classes,
     )
 
 

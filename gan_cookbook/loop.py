@@ -95,9 +95,13 @@ def stack(
     D is frozen in the returned model; :class:`GANTrainer` still sets
     ``discriminator.trainable`` before every call, which Keras 3 needs.
 
+    A conditional pair (G takes ``[noise, labels]``, D takes ``[images, labels]``)
+    stacks as ``[noise, labels] -> D([G([noise, labels]), labels])``.
+
     Args:
-        generator: The generator, noise in, images out.
-        discriminator: The compiled discriminator, images in, one probability out.
+        generator: The generator, noise (and labels) in, images out.
+        discriminator: The compiled discriminator, images (and labels) in, one
+            probability out.
         optimizer: G's optimizer (a fresh one: D's optimizer must not be shared).
         loss: The loss, on D's probability. Defaults to binary cross-entropy.
         metrics: Metrics to compile ``d_on_g`` with. Defaults to none.
@@ -116,18 +120,84 @@ def stack(
             "`optimizer` must not be the discriminator's optimizer: each model needs "
             f"its own. Received: optimizer={optimizer!r}"
         )
-    if tuple(generator.output_shape[1:]) != tuple(discriminator.input_shape[1:]):
+    conditional = check_pair(generator, discriminator)
+    image_shape = tuple(discriminator.inputs[0].shape[1:])
+    if tuple(generator.outputs[0].shape[1:]) != image_shape:
         raise ValueError(
             "The generator's output shape must equal the discriminator's input shape. "
             f"Received: generator output {generator.output_shape}, "
             f"discriminator input {discriminator.input_shape}"
         )
-    noise = keras.Input(shape=generator.input_shape[1:], name="noise")
-    d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
+    noise = keras.Input(shape=generator.inputs[0].shape[1:], name="noise")
+    if conditional:
+        label_input = generator.inputs[1]
+        labels = keras.Input(
+            shape=label_input.shape[1:], dtype=label_input.dtype, name="labels"
+        )
+        probability = discriminator([generator([noise, labels]), labels])
+        d_on_g = keras.Model([noise, labels], probability, name=name)
+    else:
+        d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
     discriminator.trainable = False
     d_on_g.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     discriminator.trainable = True
     return d_on_g
+
+
+def check_pair(generator: keras.Model, discriminator: keras.Model) -> bool:
+    """Whether G and D are a conditional pair (both take labels as their second
+    input, of one shape); ``ValueError`` if only one of them does."""
+    inputs = len(generator.inputs), len(discriminator.inputs)
+    if inputs == (1, 1):
+        return False
+    if inputs != (2, 2):
+        raise ValueError(
+            "The generator and the discriminator must both take one input (noise; "
+            "images) or both two (noise and labels; images and labels). "
+            f"Received: generator inputs {[tuple(i.shape) for i in generator.inputs]}, "
+            "discriminator inputs "
+            f"{[tuple(i.shape) for i in discriminator.inputs]}"
+        )
+    g_labels, d_labels = generator.inputs[1], discriminator.inputs[1]
+    if tuple(g_labels.shape[1:]) != tuple(d_labels.shape[1:]):
+        raise ValueError(
+            "The generator's and the discriminator's label inputs must have one shape. "
+            f"Received: generator labels {tuple(g_labels.shape)}, discriminator "
+            f"labels {tuple(d_labels.shape)}"
+        )
+    return True
+
+
+def class_logits(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The log-frequencies of ``labels``' classes, what fakes' labels are drawn
+    from; a class with no label gets a logit no draw picks."""
+    counts = np.bincount(labels.reshape(-1), minlength=num_classes).astype("float64")
+    with np.errstate(divide="ignore"):
+        logits = np.log(counts / counts.sum())
+    return np.where(counts > 0, logits, -1e9).astype("float32")
+
+
+def check_num_classes(num_classes: int | None, conditional: bool) -> int | None:
+    """Returns ``num_classes`` if it fits the pair: a count of at least 2 for a
+    conditional pair, ``None`` for one that takes no labels."""
+    if not conditional:
+        if num_classes is not None:
+            raise ValueError(
+                "`num_classes` is for a conditional pair (G and D taking labels); "
+                "this generator and discriminator take none. "
+                f"Received: num_classes={num_classes!r}"
+            )
+        return None
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 2
+    ):
+        raise ValueError(
+            "A conditional pair (G and D taking labels) needs `num_classes`, the "
+            f"number of classes, at least 2. Received: num_classes={num_classes!r}"
+        )
+    return int(num_classes)
 
 
 class FakeBatch(keras.Layer):
@@ -138,27 +208,67 @@ class FakeBatch(keras.Layer):
     ``SeedGenerator`` and the fakes never leave the device. Called on a batch of real
     images, it returns D's images (the real half first, then as many fakes) and a
     fresh batch of noise for G's step.
+
+    For a conditional G (``num_classes`` given), called on real images and their
+    labels, it draws the fakes' labels on the device too, from
+    :attr:`class_logits` (uniform until :meth:`GANTrainer.fit` sets the training
+    labels' frequencies), and returns D's inputs ``[images, labels]`` and G's
+    ``[noise, labels]``.
     """
 
-    def __init__(self, generator: keras.Model, noise: Noise, seed: int | None):
+    def __init__(
+        self,
+        generator: keras.Model,
+        noise: Noise,
+        seed: int | None,
+        num_classes: int | None = None,
+    ):
         super().__init__(name="fake_batch")
         self.generator = generator
         self.noise = noise
-        self.noise_dim = generator.input_shape[-1]
+        self.noise_dim = generator.inputs[0].shape[-1]
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.num_classes = num_classes
+        if num_classes is not None:
+            self.label_shape = tuple(generator.inputs[1].shape[1:])
+            self.class_logits = self.add_weight(
+                shape=(num_classes,),
+                initializer="zeros",
+                trainable=False,
+                name="class_logits",
+            )
         self.built = True
 
-    def call(self, real_images, training=True):
+    def draw_labels(self, batch_size: Any) -> Any:
+        """``batch_size`` class labels drawn from :attr:`class_logits`, as int32."""
+        labels = keras.random.categorical(
+            ops.expand_dims(self.class_logits, 0),
+            batch_size,
+            dtype="int32",
+            seed=self.seed_generator,
+        )
+        return ops.reshape(labels, (-1, *self.label_shape))
+
+    def call(self, real_images, real_labels=None, training=True):
         batch_size = ops.shape(real_images)[0]
         noise_for_d = self.noise.sample(
             (batch_size, self.noise_dim), seed=self.seed_generator
         )
-        fakes = self.generator(noise_for_d, training=training)
+        if self.num_classes is None:
+            fakes = self.generator(noise_for_d, training=training)
+            images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
+            noise_for_g = self.noise.sample(
+                (batch_size, self.noise_dim), seed=self.seed_generator
+            )
+            return images, noise_for_g
+        labels_for_d = self.draw_labels(batch_size)
+        fakes = self.generator([noise_for_d, labels_for_d], training=training)
         images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
+        labels = ops.concatenate([ops.cast(real_labels, "int32"), labels_for_d])
         noise_for_g = self.noise.sample(
             (batch_size, self.noise_dim), seed=self.seed_generator
         )
-        return images, noise_for_g
+        return [images, labels], [noise_for_g, self.draw_labels(batch_size)]
 
 
 def check_real_label(real_label: float) -> float:
@@ -225,9 +335,13 @@ class GANTrainer:
     ``discriminator.trainable`` is set before every call, as Keras 3 needs, and put
     back as it was found when :meth:`train_step` or :meth:`fit` returns or raises.
 
+    A conditional pair (G takes ``[noise, labels]``, D ``[images, labels]``) needs
+    ``num_classes``, and :meth:`fit` the images' labels.
+
     Args:
-        generator: The generator (noise in, images out).
-        discriminator: The compiled discriminator (images in, one probability out).
+        generator: The generator (noise in, or noise and labels; images out).
+        discriminator: The compiled discriminator (images in, or images and labels;
+            one probability out).
         d_on_g: The compiled stack of both, as :func:`stack` returns.
         noise: The distribution of G's input. Defaults to uniform in [0, 1).
         seed: Seeds the noise and the shuffling; with the models' weights seeded too
@@ -236,6 +350,9 @@ class GANTrainer:
         real_label: D's target for real images. Below 1, such as 0.9, it is
             one-sided label smoothing (Salimans et al., 2016): fakes keep 0 and
             ``d_on_g`` keeps 1. Defaults to 1.
+        num_classes: The number of classes of a conditional pair, whose labels run
+            from 0 to ``num_classes - 1``; ``None`` (the default) for a pair that
+            takes no labels.
     """
 
     engine = "classic"
@@ -249,8 +366,11 @@ class GANTrainer:
         noise: Noise | None = None,
         seed: int | None = None,
         real_label: float = 1.0,
+        num_classes: int | None = None,
     ):
         self.real_label = check_real_label(real_label)
+        self.conditional = check_pair(generator, discriminator)
+        self.num_classes = check_num_classes(num_classes, self.conditional)
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
                 raise ValueError(
@@ -269,7 +389,7 @@ class GANTrainer:
         self.discriminator = discriminator
         self.d_on_g = d_on_g
         self.noise = noise if noise is not None else Noise()
-        self.fake_batch = FakeBatch(generator, self.noise, seed)
+        self.fake_batch = FakeBatch(generator, self.noise, seed, self.num_classes)
         self._make_fake_batch = backend.compile_training_call(self.fake_batch)
         self._shuffle_seed = keras.random.SeedGenerator(
             None if seed is None else seed + 1
@@ -302,7 +422,7 @@ class GANTrainer:
                 f"match the images' shape (batch, *{shape}). "
                 f"Received: images of shape {tuple(ops.shape(images))}"
             )
-        if tuple(self.discriminator.input_shape[1:]) != shape:
+        if tuple(self.discriminator.inputs[0].shape[1:]) != shape:
             raise ValueError(
                 f"The discriminator's input shape {self.discriminator.input_shape} "
                 f"must match the images' shape (batch, *{shape}). "
@@ -323,6 +443,46 @@ class GANTrainer:
                 f"Received: x with values from {low} to {high}"
             )
 
+    def check_labels(self, y: Any, count: int) -> np.ndarray | None:
+        """``y`` as int32 class labels of the label inputs' shape, after checking
+        that it fits the pair and ``count`` images; ``None`` for a pair that takes
+        no labels."""
+        if not self.conditional:
+            if y is not None:
+                raise ValueError(
+                    "`y` is for a conditional pair (G and D taking labels); this "
+                    "generator and discriminator take none. "
+                    f"Received: y of shape {tuple(np.shape(y))}"
+                )
+            return None
+        if y is None:
+            raise ValueError(
+                "A conditional pair trains on images and their labels: give `y`, "
+                "one class label per image. Received: y=None"
+            )
+        labels = np.asarray(ops.convert_to_numpy(y))
+        if labels.shape[1:] == (1,):
+            labels = labels[:, 0]
+        if labels.shape != (count,):
+            raise ValueError(
+                f"`y` must hold one class label per image, shape ({count},) for the "
+                f"{count} images of `x`. Received: y of shape {labels.shape}"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                "`y` must hold integer class labels. "
+                f"Received: y of dtype {labels.dtype}"
+            )
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= self.num_classes:
+            raise ValueError(
+                f"`y` must hold class labels from 0 to {self.num_classes - 1} "
+                f"(num_classes={self.num_classes}). "
+                f"Received: y with labels from {low} to {high}"
+            )
+        label_shape = self.fake_batch.label_shape
+        return labels.astype("int32").reshape((count, *label_shape))
+
     def labels_for(self, batch_size: int) -> tuple[Any, Any]:
         """D's labels (``batch_size`` times ``real_label``, then as many zeros) and
         G's (ones).
@@ -337,14 +497,28 @@ class GANTrainer:
             )
         return self._labels[batch_size]
 
-    def make_fake_batch(self, real_images: Any) -> tuple[Any, Any]:
+    def make_fake_batch(
+        self, real_images: Any, real_labels: Any = None
+    ) -> tuple[Any, Any]:
         """D's images (``real_images``, then as many fakes from G in training mode)
         and fresh noise for G's step, on the device; updates G's BatchNorm moving
-        statistics and the noise generator's state as a training call does."""
-        return self._make_fake_batch(real_images)
+        statistics and the noise generator's state as a training call does.
 
-    def train_step(self, real_images: Any) -> dict[str, float]:
-        """Runs one step on a batch of real images; returns the step's logs.
+        For a conditional pair, D's inputs ``[images, labels]`` (``real_labels``,
+        then the labels the fakes were drawn for) and G's ``[noise, labels]``.
+        """
+        if not self.conditional:
+            return self._make_fake_batch(real_images)
+        if real_labels is None:
+            raise ValueError(
+                "A conditional pair trains on images and their labels. "
+                "Received: real_labels=None"
+            )
+        return self._make_fake_batch(real_images, real_labels)
+
+    def train_step(self, real_images: Any, real_labels: Any = None) -> dict[str, float]:
+        """Runs one step on a batch of real images (and their labels, for a
+        conditional pair); returns the step's logs.
 
         The logs hold ``d_loss`` and ``g_loss``, and D's and ``d_on_g``'s compiled
         metrics prefixed with ``d_`` and ``g_``. They come from the loss fetch that
@@ -352,11 +526,13 @@ class GANTrainer:
         """
         trainable = self.discriminator.trainable
         try:
-            return step_logs(*self.step(real_images))
+            return step_logs(*self.step(real_images, real_labels))
         finally:
             self.discriminator.trainable = trainable
 
-    def step(self, real_images: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def step(
+        self, real_images: Any, real_labels: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The step itself: D's and ``d_on_g``'s logs, as the models return them.
 
         The hook an engine overrides (:class:`gan_cookbook.fused.FusedGANTrainer`);
@@ -365,17 +541,18 @@ class GANTrainer:
         """
         batch_size = int(ops.shape(real_images)[0])
         d_labels, g_labels = self.labels_for(batch_size)
-        d_images, g_noise = self.make_fake_batch(real_images)
+        d_inputs, g_inputs = self.make_fake_batch(real_images, real_labels)
 
         self.discriminator.trainable = True
-        d_logs = self.discriminator.train_on_batch(d_images, d_labels, return_dict=True)
+        d_logs = self.discriminator.train_on_batch(d_inputs, d_labels, return_dict=True)
         self.discriminator.trainable = False
-        g_logs = self.d_on_g.train_on_batch(g_noise, g_labels, return_dict=True)
+        g_logs = self.d_on_g.train_on_batch(g_inputs, g_labels, return_dict=True)
         return d_logs, g_logs
 
     def fit(
         self,
         x: Any,
+        y: Any = None,
         *,
         batch_size: int = 128,
         epochs: int = 1,
@@ -392,6 +569,9 @@ class GANTrainer:
 
         Args:
             x: Real images, shape ``(N, *image_shape)``, float in [-1, 1].
+            y: Their class labels, integers from 0 to ``num_classes - 1``, shape
+                ``(N,)``, for a conditional pair (and only for one). The fakes'
+                labels are drawn from their frequencies.
             batch_size: Real images per step (D sees as many fakes). Defaults to 128.
             epochs: The epoch to stop after (counted from 0, as in Keras).
                 Defaults to 1.
@@ -414,6 +594,7 @@ class GANTrainer:
         """
         self.check_images(x)
         count = int(ops.shape(x)[0])
+        labels = self.check_labels(y, count)
         if isinstance(batch_size, bool) or not isinstance(
             batch_size, (int, np.integer)
         ):
@@ -447,6 +628,9 @@ class GANTrainer:
         if verbose == "auto":
             verbose = 1
         images = ops.convert_to_tensor(x, dtype="float32")
+        if labels is not None:
+            self.fake_batch.class_logits.assign(class_logits(labels, self.num_classes))
+            labels = ops.convert_to_tensor(labels, dtype="int32")
         history = keras.callbacks.History()
         # The bar last, as Keras adds its own: it prints what the others logged.
         has_bar = any(
@@ -463,7 +647,7 @@ class GANTrainer:
         )
         trainable = self.discriminator.trainable
         try:
-            self._fit_epochs(images, batch_size, epochs, steps, callback_list)
+            self._fit_epochs(images, labels, batch_size, epochs, steps, callback_list)
         finally:
             self.discriminator.trainable = trainable
         return history
@@ -471,6 +655,7 @@ class GANTrainer:
     def _fit_epochs(
         self,
         images: Any,
+        labels: Any,
         batch_size: int,
         epochs: int,
         steps: int,
@@ -481,7 +666,7 @@ class GANTrainer:
         epoch_logs: dict[str, float] = {}
         for epoch in range(self.progress.epoch, epochs):
             callback_list.on_epoch_begin(epoch)
-            batches = self.shuffled_batches(images, batch_size)
+            batches = self.shuffled_batches(images, batch_size, labels)
             started = time.perf_counter() - self.progress.seconds
             for step in range(self.progress.step, steps):
                 callback_list.on_train_batch_begin(step)
@@ -516,7 +701,11 @@ class GANTrainer:
         self, batch: Any, epoch: int, step: int, steps: int
     ) -> dict[str, float]:
         try:
-            logs = self.train_step(batch)
+            logs = (
+                self.train_step(*batch)
+                if isinstance(batch, tuple)
+                else (self.train_step(batch))
+            )
         except RuntimeError as error:
             # PyTorch's cross-entropy raises on NaN probabilities where the other
             # backends return a NaN loss.
@@ -624,8 +813,11 @@ class GANTrainer:
             seconds=float(progress["seconds"]),
         )
 
-    def shuffled_batches(self, images: Any, batch_size: int) -> list:
-        """The current epoch's batches of ``images``, each ``(batch_size, ...)``.
+    def shuffled_batches(
+        self, images: Any, batch_size: int, labels: Any = None
+    ) -> list:
+        """The current epoch's batches of ``images``, each ``(batch_size, ...)``;
+        with ``labels``, pairs of a batch of images and their labels.
 
         The order is drawn from the shuffling state at the start of the epoch, so
         the same epoch gives the same batches however often it is drawn. Split once
@@ -637,6 +829,20 @@ class GANTrainer:
         order = keras.random.shuffle(
             ops.arange(ops.shape(images)[0]), seed=self._shuffle_seed
         )
-        batches = ops.take(images, order[: steps * batch_size], axis=0)
+        chosen = order[: steps * batch_size]
+        batches = ops.take(images, chosen, axis=0)
         batches = ops.reshape(batches, (steps, batch_size, *self.image_shape))
-        return ops.unstack(batches, num=steps, axis=0)
+        image_batches = ops.unstack(batches, num=steps, axis=0)
+        if labels is None:
+            return image_batches
+        label_shape = tuple(ops.shape(labels)[1:])
+        label_batches = ops.reshape(
+            ops.take(labels, chosen, axis=0), (steps, batch_size, *label_shape)
+        )
+        return list(
+            zip(
+                image_batches,
+                ops.unstack(label_batches, num=steps, axis=0),
+                strict=True,
+            )
+        )
