@@ -85,3 +85,31 @@ def keras_home(tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras.src.utils.file_utils, "urlretrieve", refuse)
     return home, downloads
+
+
+class StopAt(keras.callbacks.Callback):
+    """Stops training after a given step of a given epoch, as Ctrl-C does."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.epoch, self.step, self.current = epoch, step, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            self.model.stop_training = True
+
+
+class StepLosses(keras.callbacks.Callback):
+    """Records every step's losses and logs."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append((logs["d_loss"], logs["g_loss"]))
+        self.logs.append(dict(logs))

@@ -1,5 +1,5 @@
-"""Runs the loop's and the average's tests and the exact-resume test on every other
-installed Keras backend, one process each.
+"""Runs the loop's tests (the conditional pair's too), the average's and the
+exact-resume test on every other installed Keras backend, one process each.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
@@ -53,7 +53,7 @@ def test_loop_on_backend(backend, tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(TESTS / "test_loop.py"),
+         str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],
         env=environment,

@@ -10,7 +10,7 @@ from gan_cookbook.fused import FusedGANTrainer
 from gan_cookbook.loop import GANTrainer, Noise, NonFiniteLossError, stack
 from gan_cookbook.models import cooking_discriminator, cooking_generator
 
-from conftest import make_gan, random_images
+from conftest import StepLosses, StopAt, make_gan, random_images
 
 TRAINERS = {"classic": GANTrainer, "fused": FusedGANTrainer}
 
@@ -290,32 +290,6 @@ def test_noise_of_another_distribution_trains():
     trainer = make_gan(noise=Noise("normal"))[3]
     history = trainer.fit(random_images(32), batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"][0])
-
-
-class StopAt(keras.callbacks.Callback):
-    """Stops training after a given step of a given epoch, as Ctrl-C does."""
-
-    def __init__(self, epoch, step):
-        super().__init__()
-        self.epoch, self.step, self.current = epoch, step, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.current, batch) == (self.epoch, self.step):
-            self.model.stop_training = True
-
-
-class StepLosses(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.losses = []
-        self.logs = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.losses.append((logs["d_loss"], logs["g_loss"]))
-        self.logs.append(dict(logs))
 
 
 @pytest.mark.parametrize("stop", [(0, 3), (1, 1)], ids=["epoch-end", "mid-epoch"])
