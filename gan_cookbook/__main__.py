@@ -6,12 +6,14 @@ status 130 and one line, no traceback.
 
 import sys
 
+from gan_cookbook.launch import NOTHING_WRITTEN
+
 
 def main() -> None:
     try:
         from gan_cookbook.cli import main as command_line
     except KeyboardInterrupt:
-        print("\nInterrupted: nothing written.", file=sys.stderr)
+        print(f"\n{NOTHING_WRITTEN}", file=sys.stderr)
         sys.exit(130)
     command_line()
 

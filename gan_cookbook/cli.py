@@ -197,14 +197,14 @@ class Interruptible(click.Command):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except KeyboardInterrupt:
-            click.echo("\nInterrupted: nothing written.", err=True)
+            click.echo(f"\n{launch.NOTHING_WRITTEN}", err=True)
             sys.exit(130)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            explain = ctx.meta.get(INTERRUPTED, lambda: "Interrupted: nothing written.")
+            explain = ctx.meta.get(INTERRUPTED, lambda: launch.NOTHING_WRITTEN)
             click.echo(f"\n{explain()}", err=True)
             sys.exit(130)
 

@@ -155,6 +155,10 @@ def interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+NOTHING_WRITTEN = "Interrupted: nothing written."
+"""What a command interrupted before it wrote anything says."""
+
+
 def start_keras() -> None:
     """Imports Keras and starts its backend, without TensorFlow's start-up lines
     unless ``TF_CPP_MIN_LOG_LEVEL`` was set by the user.

@@ -254,20 +254,19 @@ class FakeBatch(keras.Layer):
         noise_for_d = self.noise.sample(
             (batch_size, self.noise_dim), seed=self.seed_generator
         )
-        if self.num_classes is None:
+        conditional = self.num_classes is not None
+        if conditional:
+            labels_for_d = self.draw_labels(batch_size)
+            fakes = self.generator([noise_for_d, labels_for_d], training=training)
+        else:
             fakes = self.generator(noise_for_d, training=training)
-            images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
-            noise_for_g = self.noise.sample(
-                (batch_size, self.noise_dim), seed=self.seed_generator
-            )
-            return images, noise_for_g
-        labels_for_d = self.draw_labels(batch_size)
-        fakes = self.generator([noise_for_d, labels_for_d], training=training)
         images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
-        labels = ops.concatenate([ops.cast(real_labels, "int32"), labels_for_d])
         noise_for_g = self.noise.sample(
             (batch_size, self.noise_dim), seed=self.seed_generator
         )
+        if not conditional:
+            return images, noise_for_g
+        labels = ops.concatenate([ops.cast(real_labels, "int32"), labels_for_d])
         return [images, labels], [noise_for_g, self.draw_labels(batch_size)]
 
 
@@ -369,8 +368,9 @@ class GANTrainer:
         num_classes: int | None = None,
     ):
         self.real_label = check_real_label(real_label)
-        self.conditional = check_pair(generator, discriminator)
-        self.num_classes = check_num_classes(num_classes, self.conditional)
+        self.num_classes = check_num_classes(
+            num_classes, check_pair(generator, discriminator)
+        )
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
                 raise ValueError(
@@ -407,6 +407,11 @@ class GANTrainer:
         self._labels: dict[int, tuple[Any, Any]] = {}
         self.progress = Progress()
         self._build_optimizers()
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G and D take labels (``num_classes`` was given)."""
+        return self.num_classes is not None
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -701,11 +706,8 @@ class GANTrainer:
         self, batch: Any, epoch: int, step: int, steps: int
     ) -> dict[str, float]:
         try:
-            logs = (
-                self.train_step(*batch)
-                if isinstance(batch, tuple)
-                else (self.train_step(batch))
-            )
+            # A conditional pair's batches are (images, labels) pairs.
+            logs = self.train_step(*(batch if isinstance(batch, tuple) else (batch,)))
         except RuntimeError as error:
             # PyTorch's cross-entropy raises on NaN probabilities where the other
             # backends return a NaN loss.

@@ -99,7 +99,10 @@ class StopAt(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if (self.current, batch) == (self.epoch, self.step):
-            self.model.stop_training = True
+            self.act()
+
+    def act(self):
+        self.model.stop_training = True
 
 
 class StepLosses(keras.callbacks.Callback):

@@ -23,6 +23,8 @@ from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint, position
 from gan_cookbook.cli import main
 from gan_cookbook.cook import RunStopped, cook, prepare
 
+from conftest import StopAt
+
 ROOT = Path(__file__).parent.parent
 SMALL = {"limit": 128, "batch_size": 32, "verbose": 0}
 
@@ -79,20 +81,16 @@ def test_checkpoints_are_kept_as_asked(tmp_path):
     ]
 
 
-class PoisonAt(keras.callbacks.Callback):
+class PoisonAt(StopAt):
     """Turns one of D's weights into NaN after a given step of a given epoch."""
 
     def __init__(self, epoch, step, discriminator):
-        super().__init__()
-        self.epoch, self.step, self.discriminator = epoch, step, discriminator
+        super().__init__(epoch, step)
+        self.discriminator = discriminator
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.current, batch) == (self.epoch, self.step):
-            kernel = self.discriminator.weights[0]
-            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+    def act(self):
+        kernel = self.discriminator.weights[0]
+        kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
 
 def test_nan_loss_stops_keeps_the_good_checkpoint_and_resumes(tmp_path):

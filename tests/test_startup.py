@@ -96,9 +96,6 @@ def test_filtered_stderr_keeps_only_real_problems(capfd):
     assert capfd.readouterr().err == "a real problem\n"
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="TensorFlow's start-up lines"
-)
 def test_ctrl_c_while_keras_imports_waits_for_the_import_then_interrupts():
     finished = []
     with pytest.raises(KeyboardInterrupt):
@@ -136,6 +133,9 @@ def test_an_import_error_without_ctrl_c_is_kept():
             raise ImportError("no optree")
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's start-up lines"
+)
 def test_cooking_prints_no_backend_noise_unless_the_user_asks(tmp_path):
     command = """
         import sys

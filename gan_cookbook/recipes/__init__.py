@@ -58,5 +58,5 @@ if sys.argv[:1] == ["-m"]:
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("\nInterrupted: nothing written.", file=sys.stderr)
+        print(f"\n{launch.NOTHING_WRITTEN}", file=sys.stderr)
         sys.exit(130)

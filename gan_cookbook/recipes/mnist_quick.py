@@ -27,9 +27,9 @@ from gan_cookbook.recipe import Recipe
 #   smoothing (real_label 0.9)          epoch 2 / 4: 73 / 61
 #   D at 2e-3 (TTUR), G at 1e-3         epoch 2 / 4: 74 / 62
 # The rates cost nothing: the same models and steps as the 4:28 run. The fourth
-# epoch gained nothing (49.2 to 49.1) and ended past five minutes (5:08) on a
-# loaded machine: three it is. The target of 30 was not reached with these models in
-# five minutes.
+# epoch gained nothing (49.2 to 49.1) and ended past five minutes (5:08, where the
+# 4:28 run's machine was less busy): three it is. The target of 30 was not reached
+# with these models in five minutes.
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in under five minutes on a CPU: a small DCGAN, "
