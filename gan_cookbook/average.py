@@ -107,6 +107,9 @@ class AveragedGenerator:
         batchnorm_count: Noise vectors of the one training-mode pass that
             recomputes the statistics. Defaults to 2048.
         seed: Seeds that noise: the same average gives the same statistics.
+        num_classes: For a conditional G (``[noise, labels]`` in), the number of
+            classes: the pass that recomputes the statistics draws every class
+            equally often.
 
     Raises:
         ValueError: ``optimizer`` keeps no average, or a setting is not valid.
@@ -121,6 +124,7 @@ class AveragedGenerator:
         batchnorm: str = "recompute",
         batchnorm_count: int = 2048,
         seed: int = 0,
+        num_classes: int | None = None,
     ):
         decay = averaging_decay(optimizer)
         if decay is None:
@@ -128,6 +132,13 @@ class AveragedGenerator:
                 "`optimizer` keeps no average of the weights: make it with "
                 "average_optimizer(optimizer, decay) (Keras' use_ema=True). "
                 f"Received: optimizer={type(optimizer).__name__} with use_ema=False"
+            )
+        if (len(generator.inputs) == 2) != (num_classes is not None):
+            raise ValueError(
+                "`num_classes` is needed for a conditional generator (noise and "
+                "labels in), and only for one. Received: generator inputs "
+                f"{[tuple(i.shape) for i in generator.inputs]}, "
+                f"num_classes={num_classes!r}"
             )
         if batchnorm not in BATCHNORM_POLICIES:
             raise ValueError(
@@ -147,6 +158,7 @@ class AveragedGenerator:
         self.batchnorm = batchnorm
         self.batchnorm_count = batchnorm_count
         self.seed = seed
+        self.num_classes = num_classes
         self.decay = decay
         try:
             self.model = keras.models.clone_model(generator)
@@ -187,15 +199,19 @@ class AveragedGenerator:
         if not layers:
             return
         momenta = [layer.momentum for layer in layers]
-        noise = self.noise.sample(
-            (self.batchnorm_count, int(self.model.input_shape[-1])), seed=self.seed
+        inputs = self.noise.sample(
+            (self.batchnorm_count, int(self.model.inputs[0].shape[-1])),
+            seed=self.seed,
         )
+        if self.num_classes is not None:
+            labels = np.arange(self.batchnorm_count, dtype="int32") % self.num_classes
+            inputs = [inputs, keras.ops.convert_to_tensor(labels)]
         try:
             # With momentum 0 one training-mode pass sets the moving statistics to
             # those of the batch.
             for layer in layers:
                 layer.momentum = 0.0
-            self.model(noise, training=True)
+            self.model(inputs, training=True)
         finally:
             for layer, momentum in zip(layers, momenta, strict=True):
                 layer.momentum = momentum

@@ -12,7 +12,14 @@ import keras
 import numpy as np
 from PIL import Image
 
-from gan_cookbook.evaluation.measure import FRECHET_KEY, FRECHET_RAW_KEY, draw_noise
+from gan_cookbook.evaluation.measure import (
+    FRECHET_KEY,
+    FRECHET_RAW_KEY,
+    draw_labels,
+    draw_noise,
+    noise_size,
+    takes_labels,
+)
 from gan_cookbook.images import save_gif, save_grid
 from gan_cookbook.loop import Noise
 from gan_cookbook.plots import plot_losses
@@ -32,6 +39,8 @@ class SampleGrid(keras.callbacks.Callback):
         noise: The fixed noise batch, ``(columns**2, noise_dim)``.
         folder: Where the PNG files go.
         columns: Images per row. Defaults to a square grid.
+        labels: For a conditional generator, the class of each noise vector (the
+            run's grids give each class a row). Defaults to ``None``.
     """
 
     def __init__(
@@ -40,19 +49,22 @@ class SampleGrid(keras.callbacks.Callback):
         noise: np.ndarray,
         folder: str | Path,
         columns: int | None = None,
+        labels: np.ndarray | None = None,
     ):
         super().__init__()
         self.generator = generator
         self.noise = noise
         self.folder = Path(folder)
         self.columns = columns
+        self.labels = labels
 
     def path_for(self, epoch: int) -> Path:
         """The file of ``epoch`` (counted from 0, as Keras does; named from 1)."""
         return self.folder / f"epoch_{epoch + 1:04d}.png"
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        images = self.generator.predict_on_batch(self.noise)
+        inputs = self.noise if self.labels is None else [self.noise, self.labels]
+        images = self.generator.predict_on_batch(inputs)
         save_grid(images, self.path_for(epoch), columns=self.columns)
 
 
@@ -209,7 +221,9 @@ class FrechetEvaluation(keras.callbacks.Callback):
     It must come before :class:`HistoryCSV` in the callback list (it writes into the
     ``logs`` dict the later callbacks read), and HistoryCSV must be told the column
     (``always=[FrechetEvaluation.KEY]``), since the first epoch may not be measured.
-    The same noise every time, so epochs compare without sampling noise between them.
+    The same noise every time, so epochs compare without sampling noise between them;
+    a conditional generator draws the same labels every time too, with the training
+    labels' class frequencies.
 
     With ``raw_generator`` (the trained G, when ``generator`` is its average) it
     measures both, the trained one under :attr:`RAW_KEY`.
@@ -249,6 +263,7 @@ class FrechetEvaluation(keras.callbacks.Callback):
         self.seed = seed
         self.raw_generator = raw_generator
         self.noise_vectors: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -259,16 +274,20 @@ class FrechetEvaluation(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.evaluator.prepare()
         self.noise_vectors = draw_noise(
-            self.noise, self.count, int(self.generator.input_shape[-1]), self.seed
+            self.noise, self.count, noise_size(self.generator), self.seed
         )
+        if takes_labels(self.generator):
+            # The training labels' class mix, which the reference images share.
+            training_labels = self.evaluator.data.training.labels
+            self.labels = draw_labels(training_labels, self.count, self.seed)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every or logs is None:
             return
         logs[self.KEY] = self.evaluator.frechet_distance(
-            self.generator, self.noise_vectors
+            self.generator, self.noise_vectors, self.labels
         )
         if self.raw_generator is not None:
             logs[self.RAW_KEY] = self.evaluator.frechet_distance(
-                self.raw_generator, self.noise_vectors
+                self.raw_generator, self.noise_vectors, self.labels
             )

@@ -102,10 +102,12 @@ RESUME_SETTINGS = (
     ("recipe", "grid_size"),
     ("recipe", "seed"),
     ("recipe", "average"),
+    ("recipe", "conditional"),
     ("data", "source"),
     ("data", "identity"),
     ("data", "images"),
     ("data", "image_shape"),
+    ("data", "num_classes"),
 )
 
 
@@ -223,6 +225,8 @@ class Run:
         resumed_history: The epoch logs saved in that checkpoint.
         evaluation: The ``eval_every`` callback, or ``None``.
         averaged: The averaged copy of G when the recipe averages, else ``None``.
+        num_classes: The data's number of classes for a conditional recipe, else
+            ``None``.
     """
 
     recipe: Recipe
@@ -242,6 +246,7 @@ class Run:
     evaluation: keras.callbacks.Callback | None = None
     tensorboard: Path | None = None
     averaged: AveragedGenerator | None = None
+    num_classes: int | None = None
 
     @property
     def generator(self) -> keras.Model:
@@ -256,6 +261,16 @@ class Run:
         """The generator the grids and ``generator.keras`` come from: the averaged
         copy when the recipe averages, else the trained G."""
         return self.generator if self.averaged is None else self.averaged.model
+
+    @property
+    def sample_labels(self) -> np.ndarray | None:
+        """The classes of the epoch grids' images for a conditional recipe: one
+        row of ``grid_size`` images per class."""
+        if self.num_classes is None:
+            return None
+        return np.repeat(
+            np.arange(self.num_classes, dtype="int32"), self.recipe.grid_size
+        )
 
     def cook(self) -> RunResult:
         """Trains up to the recipe's epochs and writes the run folder.
@@ -287,6 +302,7 @@ class Run:
             self.sample_noise,
             self.out / "samples",
             columns=self.recipe.grid_size,
+            labels=self.sample_labels,
         )
         recorders: list[keras.callbacks.Callback] = [grid]
         if self.averaged is not None:
@@ -310,6 +326,7 @@ class Run:
             try:
                 history = self.trainer.fit(
                     self.dataset.images,
+                    self.dataset.labels if self.num_classes is not None else None,
                     batch_size=self.recipe.batch_size,
                     epochs=self.recipe.epochs,
                     callbacks=[*recorders, stopper, *self.callbacks],
@@ -403,6 +420,7 @@ class Run:
                 "identity": None if identity is None else identity.to_config(),
                 "images": int(len(self.dataset.images)),
                 "image_shape": list(self.dataset.images.shape[1:]),
+                "num_classes": self.num_classes,
             },
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
@@ -689,23 +707,32 @@ def prepare(
         )
     else:
         dataset = with_channels(recipe.load_data(), recipe.channels)
+    num_classes = _conditional_classes(recipe, dataset)
     dataset = dataset.limit(limit)
     check_batch_size(recipe.batch_size, dataset)
 
     backend.enable_determinism()
-    gan_model = build_gan_model(recipe, dataset.images.shape[1:])
+    gan_model = build_gan_model(
+        recipe, dataset.images.shape[1:], num_classes=num_classes
+    )
     trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label
+        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
     )
     trainer.check_images(dataset.images)
+    if num_classes is not None:
+        trainer.check_labels(dataset.labels, len(dataset.images))
+    # A conditional run's grids give each class a row of grid_size images.
+    rows = recipe.grid_size if num_classes is None else num_classes
     sample_noise = keras.ops.convert_to_numpy(
-        recipe.noise.sample((recipe.grid_size**2, recipe.noise_dim), seed=recipe.seed)
+        recipe.noise.sample(
+            (rows * recipe.grid_size, recipe.noise_dim), seed=recipe.seed
+        )
     )
     if tensorboard is not None:
         from gan_cookbook.tensorboard import check_installed
 
         check_installed(tensorboard)
-    averaged = averaged_generator(gan_model, recipe.noise, recipe.seed)
+    averaged = averaged_generator(gan_model, recipe.noise, recipe.seed, num_classes)
     evaluation = None
     if eval_every is not None:
         evaluation = _frechet_evaluation(
@@ -733,6 +760,7 @@ def prepare(
         overwrite=overwrite,
         evaluation=evaluation,
         tensorboard=Path(tensorboard) if tensorboard is not None else None,
+        num_classes=num_classes,
     )
 
     if resume:
@@ -755,6 +783,29 @@ def prepare(
     samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
     check_disk(out, run.state_bytes() * (keep_checkpoints + 3) + samples + 2**20)
     return run
+
+
+def _conditional_classes(recipe: Recipe, dataset: Dataset) -> int | None:
+    """The number of classes a conditional recipe draws, from its data's labels;
+    ``None`` for a recipe that is not conditional."""
+    if not recipe.conditional:
+        return None
+    classes = dataset.num_classes
+    if classes is None:
+        raise ValueError(
+            f"Recipe {recipe.name!r} is conditional: it draws each image for a class, "
+            f"so it trains on labelled images, and {dataset.source} has no labels. "
+            "Give labelled data (`data`: an .npz with y_train, an IDX file with its "
+            "labels file beside it, or a folder whose subfolders are the classes). "
+            f"Received: {dataset.source}, no labels"
+        )
+    if classes < 2:
+        raise ValueError(
+            f"Recipe {recipe.name!r} is conditional and needs at least 2 classes; "
+            f"the labels of {dataset.source} name {classes}. "
+            f"Received: {classes} class"
+        )
+    return classes
 
 
 def _frechet_evaluation(

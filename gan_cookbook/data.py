@@ -302,6 +302,16 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     identity: DataSource | None = None
 
+    @property
+    def num_classes(self) -> int | None:
+        """The number of classes: as many as :attr:`class_names` when the source
+        names them, else the largest label plus one; ``None`` without labels."""
+        if self.labels is None:
+            return None
+        if self.class_names is not None:
+            return len(self.class_names)
+        return int(np.max(self.labels)) + 1
+
     def limit(self, count: int | None) -> Dataset:
         """The first ``count`` images (all of them when ``count`` is ``None``)."""
         if count is None:

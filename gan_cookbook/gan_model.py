@@ -125,6 +125,7 @@ def build_gan_model(
     image_shape: tuple[int, int, int] = (28, 28, 1),
     *,
     seed: int | None = None,
+    num_classes: int | None = None,
 ) -> GANModel:
     """Builds and compiles ``recipe``'s G, D and ``d_on_g`` for images of one shape.
 
@@ -143,15 +144,24 @@ def build_gan_model(
             judges. Defaults to ``(28, 28, 1)``.
         seed: Seeds the weights (``keras.utils.set_random_seed``): the same seed,
             the same initial weights. Defaults to the recipe's seed.
+        num_classes: The number of classes, for a conditional recipe (and only
+            for one): passed to its builders.
 
     Returns:
         A :class:`GANModel`.
     """
     image_shape = _check_image_shape(image_shape)
+    classes = () if num_classes is None else (num_classes,)
+    if recipe.conditional != bool(classes):
+        raise ValueError(
+            "`num_classes` is needed by a conditional recipe, and only by one: "
+            f"recipe {recipe.name!r} has conditional={recipe.conditional}. "
+            f"Received: num_classes={num_classes!r}"
+        )
     keras.utils.set_random_seed(recipe.seed if seed is None else seed)
     with precision_scope(recipe.precision):
-        generator = recipe.build_generator(recipe.noise_dim, image_shape)
-        discriminator = recipe.build_discriminator(image_shape)
+        generator = recipe.build_generator(recipe.noise_dim, image_shape, *classes)
+        discriminator = recipe.build_discriminator(image_shape, *classes)
         discriminator.compile(
             optimizer=recipe.discriminator_optimizer(),
             loss=recipe.loss,
@@ -166,7 +176,10 @@ def build_gan_model(
 
 
 def averaged_generator(
-    gan_model: GANModel, noise: Noise | None = None, seed: int = 0
+    gan_model: GANModel,
+    noise: Noise | None = None,
+    seed: int = 0,
+    num_classes: int | None = None,
 ) -> AveragedGenerator | None:
     """The averaged copy of ``gan_model``'s G, or ``None`` when its optimizer (that
     of ``d_on_g``) keeps no average.
@@ -175,11 +188,16 @@ def averaged_generator(
         gan_model: The models.
         noise: G's input distribution, for recomputing BatchNorm's statistics.
         seed: Seeds that noise.
+        num_classes: A conditional G's number of classes, for the same.
     """
     if averaging_decay(gan_model.d_on_g.optimizer) is None:
         return None
     return AveragedGenerator(
-        gan_model.generator, gan_model.d_on_g.optimizer, noise=noise, seed=seed
+        gan_model.generator,
+        gan_model.d_on_g.optimizer,
+        noise=noise,
+        seed=seed,
+        num_classes=num_classes,
     )
 
 

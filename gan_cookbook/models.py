@@ -90,10 +90,16 @@ def cooking_generator(
     stride 2) -> Conv2D(channels, 5x5) -> tanh.
     """
     noise_dim = _check_noise_dim(noise_dim)
-    height, width, channels = _check_image_shape(image_shape)
-    seed_shape = (height // 4, width // 4, 128)
+    image_shape = _check_image_shape(image_shape)
     noise = keras.Input(shape=(noise_dim,), name="noise")
-    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(noise)
+    images = _cooking_generator_layers(noise, image_shape)
+    return keras.Model(noise, images, name="cooking_generator")
+
+
+def _cooking_generator_layers(x, image_shape: tuple[int, int, int]):
+    height, width, channels = image_shape
+    seed_shape = (height // 4, width // 4, 128)
+    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(x)
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
     x = layers.Reshape(seed_shape)(x)
@@ -103,8 +109,7 @@ def cooking_generator(
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(64, 2, strides=2, padding="same")(x)
     x = layers.Conv2D(channels, 5, padding="same")(x)
-    images = layers.Activation("tanh", dtype="float32")(x)
-    return keras.Model(noise, images, name="cooking_generator")
+    return layers.Activation("tanh", dtype="float32")(x)
 
 
 def cooking_discriminator(
@@ -117,16 +122,116 @@ def cooking_discriminator(
     """
     image_shape = _check_image_shape(image_shape)
     images = keras.Input(shape=image_shape, name="images")
+    x = layers.Dense(1)(_cooking_features(images))
+    probability = layers.Activation("sigmoid", dtype="float32")(x)
+    return keras.Model(images, probability, name="cooking_discriminator")
+
+
+def _cooking_features(images):
     x = layers.Conv2D(64, 5, padding="same")(images)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(128, 5, padding="same")(x)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
     x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(1)(x)
+    return layers.Flatten()(x)
+
+
+def _check_num_classes(num_classes: int) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        num_classes = 0
+    if num_classes < 2:
+        raise ValueError(
+            "`num_classes` must be an integer of at least 2. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    return num_classes
+
+
+def conditional_cooking_generator(
+    noise_dim: int = 10,
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    embedding_dim: int = 10,
+) -> keras.Model:
+    """The cooking generator, told which class to draw: ``[noise, label] -> images``.
+
+    The label (an integer, shape ``(batch,)``) is embedded in ``embedding_dim``
+    numbers and joined to the noise (Mirza and Osindero, 2014); the layers after
+    that are :func:`cooking_generator`'s.
+    """
+    noise_dim = _check_noise_dim(noise_dim)
+    image_shape = _check_image_shape(image_shape)
+    num_classes = _check_num_classes(num_classes)
+    noise = keras.Input(shape=(noise_dim,), name="noise")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
+        label
+    )
+    x = layers.Concatenate()([noise, embedded])
+    images = _cooking_generator_layers(x, image_shape)
+    return keras.Model([noise, label], images, name="conditional_cooking_generator")
+
+
+CONDITIONINGS = ("projection", "channels", "multiply")
+"""How :func:`conditional_cooking_discriminator` takes the label in."""
+
+
+def conditional_cooking_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    conditioning: str = "projection",
+) -> keras.Model:
+    """The cooking discriminator, judging an image as one of a class:
+    ``[images, label] -> probability``.
+
+    Args:
+        image_shape: ``(height, width, channels)``.
+        num_classes: The number of classes.
+        conditioning: How the label comes in. ``"projection"`` (the default;
+            Miyato and Koyama, 2018): the logit is ``Dense(1)(features) +
+            embedding(label) . features``, on the cooking D's flattened features.
+            ``"channels"`` (keras-io's conditional GAN): the one-hot label, as
+            ``num_classes`` constant channels, concatenated to the image.
+            ``"multiply"`` (Keras-GAN's CGAN): the image multiplied by an embedding
+            of the label of the image's shape.
+    """
+    image_shape = _check_image_shape(image_shape)
+    num_classes = _check_num_classes(num_classes)
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(
+            f"`conditioning` must be one of {', '.join(CONDITIONINGS)}. "
+            f"Received: conditioning={conditioning!r}"
+        )
+    height, width, channels = image_shape
+    images = keras.Input(shape=image_shape, name="images")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    if conditioning == "projection":
+        features = _cooking_features(images)
+        embedded = layers.Embedding(
+            num_classes, features.shape[-1], name="label_embedding"
+        )(label)
+        projected = layers.Dot(axes=1)([features, embedded])
+        x = layers.Add()([layers.Dense(1)(features), projected])
+    else:
+        if conditioning == "channels":
+            one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot")(
+                layers.Reshape((1,))(label)
+            )
+            planes = layers.UpSampling2D((height, width))(
+                layers.Reshape((1, 1, num_classes))(one_hot)
+            )
+            joined = layers.Concatenate()([images, planes])
+        else:
+            embedded = layers.Embedding(
+                num_classes, height * width * channels, name="label_embedding"
+            )(label)
+            joined = layers.Multiply()([images, layers.Reshape(image_shape)(embedded)])
+        x = layers.Dense(1)(_cooking_features(joined))
     probability = layers.Activation("sigmoid", dtype="float32")(x)
-    return keras.Model(images, probability, name="cooking_discriminator")
+    return keras.Model(
+        [images, label], probability, name="conditional_cooking_discriminator"
+    )
 
 
 def quick_generator(

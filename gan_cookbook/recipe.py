@@ -27,8 +27,10 @@ class Recipe:
         name: Short name, used for the default run folder.
         description: One line for ``gan-cookbook list``.
         load_data: Returns the training :class:`~gan_cookbook.data.Dataset`.
-        build_generator: ``(noise_dim, image_shape) -> keras.Model``.
-        build_discriminator: ``(image_shape) -> keras.Model`` ending in a sigmoid.
+        build_generator: ``(noise_dim, image_shape) -> keras.Model``;
+            ``(noise_dim, image_shape, num_classes)`` for a conditional recipe.
+        build_discriminator: ``(image_shape) -> keras.Model`` ending in a sigmoid;
+            ``(image_shape, num_classes)`` for a conditional recipe.
         noise_dim: Size of G's input.
         noise: Distribution of G's input.
         discriminator_optimizer: Returns a fresh optimizer for D.
@@ -53,6 +55,10 @@ class Recipe:
             come from it, and the trained G is saved as ``generator_raw.keras``.
         real_label: D's target for real images; 0.9 is one-sided label smoothing
             (Salimans et al., 2016). Defaults to 1, the classic pattern's.
+        conditional: G draws an image of a class and D judges it as one: both
+            models take the class labels as their second input, and the data must
+            have labels (their number of classes is the builders' ``num_classes``).
+            Defaults to False.
         file: The recipe file it was loaded from (:func:`load_recipe_file` sets
             it), recorded in ``recipe.json`` so that ``gan-cookbook resume`` finds
             the recipe again; ``None`` for a built-in recipe or one made in Python.
@@ -76,6 +82,7 @@ class Recipe:
     precision: str = "float32"
     average: float | None = None
     real_label: float = 1.0
+    conditional: bool = False
     file: str | None = None
 
     def __post_init__(self) -> None:
@@ -105,6 +112,11 @@ class Recipe:
         if self.average is not None:
             check_decay(self.average, "average")
         check_real_label(self.real_label)
+        if not isinstance(self.conditional, bool):
+            raise ValueError(
+                "`conditional` must be True or False. "
+                f"Received: conditional={self.conditional!r}"
+            )
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with some fields changed; ``None`` values are ignored."""

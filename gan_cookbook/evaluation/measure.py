@@ -41,20 +41,47 @@ def draw_noise(noise: Noise, count: int, noise_dim: int, seed: int) -> np.ndarra
     return keras.ops.convert_to_numpy(noise.sample((count, noise_dim), seed=seed))
 
 
+def noise_size(generator: keras.Model) -> int:
+    """The size of ``generator``'s noise input (its first input)."""
+    return int(generator.inputs[0].shape[-1])
+
+
+def takes_labels(generator: keras.Model) -> bool:
+    """Whether ``generator`` is conditional: it takes ``[noise, labels]``."""
+    return len(generator.inputs) == 2
+
+
+def draw_labels(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` class labels (int32) drawn with the frequencies of ``labels``, the
+    same ones for the same seed."""
+    counts = np.bincount(np.asarray(labels).reshape(-1))
+    rng = np.random.default_rng(seed)
+    return rng.choice(len(counts), count, p=counts / counts.sum()).astype(np.int32)
+
+
 def generate(
-    generator: keras.Model, noise_vectors: np.ndarray, batch_size: int = 500
+    generator: keras.Model,
+    noise_vectors: np.ndarray,
+    labels: np.ndarray | None = None,
+    batch_size: int = 500,
 ) -> np.ndarray:
-    """The images of ``noise_vectors``, float32 in [-1, 1].
+    """The images of ``noise_vectors`` (and, for a conditional generator, of the
+    class ``labels``), float32 in [-1, 1].
 
     The generator runs in inference mode (``predict``: BatchNorm's moving
     statistics), as a saved generator does.
     """
+    inputs: Any = np.asarray(noise_vectors, dtype=np.float32)
+    if takes_labels(generator):
+        if labels is None or len(labels) != len(inputs):
+            raise ValueError(
+                "A conditional generator draws each image for a class: give one "
+                f"label per noise vector ({len(inputs)}). Received: labels="
+                + ("None" if labels is None else f"{len(labels)} labels")
+            )
+        inputs = [inputs, np.asarray(labels, dtype=np.int32)]
     return np.asarray(
-        generator.predict(
-            np.asarray(noise_vectors, dtype=np.float32),
-            batch_size=batch_size,
-            verbose=0,
-        ),
+        generator.predict(inputs, batch_size=batch_size, verbose=0),
         dtype=np.float32,
     )
 
@@ -199,10 +226,14 @@ class Evaluator:
             )
 
     def frechet_distance(
-        self, generator: keras.Model, noise_vectors: np.ndarray
+        self,
+        generator: keras.Model,
+        noise_vectors: np.ndarray,
+        labels: np.ndarray | None = None,
     ) -> float:
-        """The Fréchet distance of the images of ``noise_vectors`` to the reference."""
-        features, _ = self.extractor(generate(generator, noise_vectors))
+        """The Fréchet distance of the images of ``noise_vectors`` (and ``labels``,
+        for a conditional generator) to the reference."""
+        features, _ = self.extractor(generate(generator, noise_vectors, labels))
         return scores.frechet_distance_from_statistics(
             *scores.gaussian_statistics(features), *self.reference_statistics()
         )
@@ -224,7 +255,7 @@ class Evaluator:
         self.check_generator(generator)
         started = time.perf_counter()
         count = min(count, self.size)
-        noise_vectors = draw_noise(noise, count, int(generator.input_shape[-1]), seed)
+        noise_vectors = draw_noise(noise, count, noise_size(generator), seed)
         features, probabilities = self.extractor(generate(generator, noise_vectors))
         real_features, real_probabilities = self.reference_features()
         floor_features, floor_probabilities = self.floor_features(count)

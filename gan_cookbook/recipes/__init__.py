@@ -13,7 +13,14 @@ from gan_cookbook import launch
 if TYPE_CHECKING:
     from gan_cookbook.recipe import Recipe
 
-BUILTIN = ("mnist", "mnist_quick", "mnist_tutorial", "fashion_mnist", "kmnist")
+BUILTIN = (
+    "mnist",
+    "mnist_quick",
+    "mnist_tutorial",
+    "mnist_conditional",
+    "fashion_mnist",
+    "kmnist",
+)
 
 
 def check_name(name: str) -> str:
