@@ -23,7 +23,12 @@ from keras import ops
 from gan_cookbook import backend
 from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP
 from gan_cookbook.data import with_channels
-from gan_cookbook.gan_model import build_gan_model, check_batch_size, make_trainer
+from gan_cookbook.gan_model import (
+    build_gan_model,
+    check_batch_size,
+    conditional_classes,
+    make_trainer,
+)
 from gan_cookbook.recipe import Recipe
 
 
@@ -35,6 +40,10 @@ def _check_steps(name: str, value: int, minimum: int) -> int:
             f"`{name}` must be at least {minimum}. Received: {name}={value}"
         )
     return int(value)
+
+
+def _step_inputs(batch: Any) -> tuple[Any, ...]:
+    return batch if isinstance(batch, tuple) else (batch,)
 
 
 def cpu_name() -> str:
@@ -115,25 +124,34 @@ def benchmark(
     steps = _check_steps("steps", steps, 1)
     warmup = _check_steps("warmup", warmup, 0)
     recipe = recipe.replace(batch_size=batch_size, precision=precision)
-    dataset = with_channels(recipe.load_data(), recipe.channels).limit(limit)
+    dataset = with_channels(recipe.load_data(), recipe.channels)
+    num_classes = conditional_classes(recipe, dataset)
+    dataset = dataset.limit(limit)
     batch_size = recipe.batch_size
     check_batch_size(batch_size, dataset)
-    gan_model = build_gan_model(recipe, dataset.images.shape[1:])
+    gan_model = build_gan_model(
+        recipe, dataset.images.shape[1:], num_classes=num_classes
+    )
     trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label
+        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
     )
     trainer.check_images(dataset.images)
     images = ops.convert_to_tensor(dataset.images, dtype="float32")
-    batches = trainer.shuffled_batches(images, batch_size)
+    labels = None
+    if num_classes is not None:
+        labels = trainer.check_labels(dataset.labels, len(dataset.images))
+        labels = ops.convert_to_tensor(labels, dtype="int32")
+    # A conditional step takes (images, labels) pairs.
+    batches = trainer.shuffled_batches(images, batch_size, labels)
     # The fused engine compiles its step during the first warm-up step.
     for index in range(warmup):
-        trainer.train_step(batches[index % len(batches)])
+        trainer.train_step(*_step_inputs(batches[index % len(batches)]))
     step_seconds = []
     started = time.perf_counter()
     for index in range(warmup, warmup + steps):
         batch = batches[index % len(batches)]
         step_started = time.perf_counter()
-        trainer.train_step(batch)
+        trainer.train_step(*_step_inputs(batch))
         step_seconds.append(time.perf_counter() - step_started)
     total_seconds = time.perf_counter() - started
     median = statistics.median(step_seconds)

@@ -62,6 +62,7 @@ from gan_cookbook.gan_model import (
     averaged_generator,
     build_gan_model,
     check_batch_size,
+    conditional_classes,
     make_trainer,
 )
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
@@ -707,7 +708,7 @@ def prepare(
         )
     else:
         dataset = with_channels(recipe.load_data(), recipe.channels)
-    num_classes = _conditional_classes(recipe, dataset)
+    num_classes = conditional_classes(recipe, dataset)
     dataset = dataset.limit(limit)
     check_batch_size(recipe.batch_size, dataset)
 
@@ -783,29 +784,6 @@ def prepare(
     samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
     check_disk(out, run.state_bytes() * (keep_checkpoints + 3) + samples + 2**20)
     return run
-
-
-def _conditional_classes(recipe: Recipe, dataset: Dataset) -> int | None:
-    """The number of classes a conditional recipe draws, from its data's labels;
-    ``None`` for a recipe that is not conditional."""
-    if not recipe.conditional:
-        return None
-    classes = dataset.num_classes
-    if classes is None:
-        raise ValueError(
-            f"Recipe {recipe.name!r} is conditional: it draws each image for a class, "
-            f"so it trains on labelled images, and {dataset.source} has no labels. "
-            "Give labelled data (`data`: an .npz with y_train, an IDX file with its "
-            "labels file beside it, or a folder whose subfolders are the classes). "
-            f"Received: {dataset.source}, no labels"
-        )
-    if classes < 2:
-        raise ValueError(
-            f"Recipe {recipe.name!r} is conditional and needs at least 2 classes; "
-            f"the labels of {dataset.source} name {classes}. "
-            f"Received: {classes} class"
-        )
-    return classes
 
 
 def _frechet_evaluation(

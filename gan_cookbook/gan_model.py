@@ -252,3 +252,32 @@ def check_batch_size(batch_size: int, dataset: Dataset) -> None:
             f"training images of {dataset.source}. Use a smaller batch or more "
             f"images. Received: batch_size={batch_size}"
         )
+
+
+def conditional_classes(recipe: Recipe, dataset: Dataset) -> int | None:
+    """The number of classes a conditional recipe draws: that of its data's labels
+    (:attr:`~gan_cookbook.data.Dataset.num_classes`); ``None`` for a recipe that is
+    not conditional.
+
+    Raises:
+        ValueError: the recipe is conditional and the data have no labels, or
+            fewer than 2 classes.
+    """
+    if not recipe.conditional:
+        return None
+    classes = dataset.num_classes
+    if classes is None:
+        raise ValueError(
+            f"Recipe {recipe.name!r} is conditional: it draws each image for a class, "
+            f"so it trains on labelled images, and {dataset.source} has no labels. "
+            "Give labelled data (`data`: an .npz with y_train, an IDX file with its "
+            "labels file beside it, or a folder whose subfolders are the classes). "
+            f"Received: {dataset.source}, no labels"
+        )
+    if classes < 2:
+        raise ValueError(
+            f"Recipe {recipe.name!r} is conditional and needs at least 2 classes; "
+            f"the labels of {dataset.source} name {classes}. "
+            f"Received: {classes} class"
+        )
+    return classes
