@@ -15,6 +15,7 @@ from PIL import Image
 from gan_cookbook.evaluation.measure import (
     FRECHET_KEY,
     FRECHET_RAW_KEY,
+    LABEL_KEY,
     draw_labels,
     draw_noise,
     noise_size,
@@ -226,7 +227,8 @@ class FrechetEvaluation(keras.callbacks.Callback):
     labels' class frequencies.
 
     With ``raw_generator`` (the trained G, when ``generator`` is its average) it
-    measures both, the trained one under :attr:`RAW_KEY`.
+    measures both, the trained one under keys ending ``_raw``. A conditional
+    generator is measured on its label accuracy too (:attr:`LABEL_KEY`).
 
     Args:
         generator: The generator, run in inference mode as a saved one is.
@@ -241,6 +243,7 @@ class FrechetEvaluation(keras.callbacks.Callback):
 
     KEY = FRECHET_KEY
     RAW_KEY = FRECHET_RAW_KEY
+    LABEL_KEY = LABEL_KEY
 
     def __init__(
         self,
@@ -267,9 +270,15 @@ class FrechetEvaluation(keras.callbacks.Callback):
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """The columns it fills: :attr:`KEY`, and :attr:`RAW_KEY` with two
-        generators."""
-        return (self.KEY,) if self.raw_generator is None else (self.KEY, self.RAW_KEY)
+        """The columns it fills: :attr:`KEY`, :attr:`LABEL_KEY` for a conditional
+        generator, and the same of the trained generator (``_raw``) beside an
+        average."""
+        keys = [self.KEY]
+        if takes_labels(self.generator):
+            keys.append(self.LABEL_KEY)
+        if self.raw_generator is not None:
+            keys += [self.RAW_KEY] + [f"{key}_raw" for key in keys[1:]]
+        return tuple(keys)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.evaluator.prepare()
@@ -284,10 +293,12 @@ class FrechetEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every or logs is None:
             return
-        logs[self.KEY] = self.evaluator.frechet_distance(
-            self.generator, self.noise_vectors, self.labels
+        logs.update(
+            self.evaluator.epoch_scores(self.generator, self.noise_vectors, self.labels)
         )
         if self.raw_generator is not None:
-            logs[self.RAW_KEY] = self.evaluator.frechet_distance(
+            scores = self.evaluator.epoch_scores(
                 self.raw_generator, self.noise_vectors, self.labels
             )
+            # FRECHET_RAW_KEY is FRECHET_KEY's name with "_raw".
+            logs.update({f"{key}_raw": value for key, value in scores.items()})

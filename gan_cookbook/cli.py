@@ -21,6 +21,7 @@ from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
 
 if TYPE_CHECKING:
     from gan_cookbook.cook import Run
+    from gan_cookbook.data import Dataset
     from gan_cookbook.recipe import Recipe
     from gan_cookbook.sampling import Cooked
 
@@ -405,8 +406,9 @@ def resume(run_folder: Path, epochs: int | None, quiet: bool) -> None:
 )
 def list_recipes(folder: Path | None) -> None:
     """List the built-in recipes (and the recipe files in a folder)."""
+    width = max(len(name) for name in recipes.BUILTIN)
     for name in recipes.BUILTIN:
-        click.echo(f"{name:<16} {recipes.describe(name)}")
+        click.echo(f"{name:<{width}}  {recipes.describe(name)}")
     if folder is None:
         return
     from gan_cookbook.recipe import load_recipe_file
@@ -474,7 +476,8 @@ def load_for_command(
     type=click.IntRange(min=1),
     default=64,
     show_default=True,
-    help="Images to draw.",
+    help="Images to draw (a conditional run without --class: one row per class, "
+    "see --columns).",
 )
 @click.option(
     "--seed",
@@ -493,12 +496,22 @@ def load_for_command(
 @click.option(
     "--npz",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also save the images (x, uint8) and their noise to this .npz.",
+    help="Also save the images (x, uint8), their noise and, for a conditional "
+    "run, their classes (labels) to this .npz.",
 )
 @click.option(
     "--columns",
     type=click.IntRange(min=1),
-    help="Images per row.  [default: a square grid]",
+    help="Images per row.  [default: a square grid; a conditional run without "
+    "--class: ceil(N / classes), one row per class, so classes x columns images]",
+)
+@click.option(
+    "--class",
+    "label",
+    type=int,
+    metavar="K",
+    help="Draw every image of class K (a conditional run, 0 to classes - 1).  "
+    "[default: a conditional run draws one row per class]",
 )
 @click.option(
     "--scale",
@@ -515,6 +528,7 @@ def sample(
     out: Path,
     npz: Path | None,
     columns: int | None,
+    label: int | None,
     scale: int,
     recipe: str | None,
 ) -> None:
@@ -522,8 +536,18 @@ def sample(
     from gan_cookbook.sampling import save_samples
 
     cooked = load_for_command(run_or_model, recipe, load_recipe_data=False)
-    save_samples(cooked, out, count, seed, npz=npz, columns=columns, scale=scale)
-    click.echo(f"{count} samples in {out}" + (f" and {npz}" if npz else ""))
+    try:
+        images = save_samples(
+            cooked, out, count, seed, npz=npz, columns=columns, scale=scale, label=label
+        )
+    except ValueError as error:
+        raise usage_error(error) from None
+    drawn = f"{len(images)} samples"
+    if label is not None:
+        drawn += f" of class {label}"
+    elif cooked.num_classes is not None:
+        drawn += f", a row for each of {cooked.num_classes} classes,"
+    click.echo(f"{drawn} in {out}" + (f" and {npz}" if npz else ""))
 
 
 @main.command()
@@ -571,6 +595,14 @@ def sample(
     help="Milliseconds per frame.",
 )
 @click.option(
+    "--class",
+    "label",
+    type=int,
+    metavar="K",
+    help="Walk within class K only (a conditional run, 0 to classes - 1).  "
+    "[default: a conditional run's walk i keeps class i % classes]",
+)
+@click.option(
     "--scale",
     type=click.IntRange(min=1, max=16),
     default=2,
@@ -586,6 +618,7 @@ def interpolate(
     frames: int,
     seed: int,
     duration: int,
+    label: int | None,
     scale: int,
     recipe: str | None,
 ) -> None:
@@ -593,10 +626,22 @@ def interpolate(
     from gan_cookbook.sampling import save_interpolation
 
     cooked = load_for_command(run_or_model, recipe, load_recipe_data=False)
-    written = save_interpolation(
-        cooked, out, walks, points, frames, seed, duration=duration, scale=scale
-    )
-    click.echo(f"{written} frames of {walks} walks in {out}")
+    try:
+        written = save_interpolation(
+            cooked,
+            out,
+            walks,
+            points,
+            frames,
+            seed,
+            duration=duration,
+            scale=scale,
+            label=label,
+        )
+    except ValueError as error:
+        raise usage_error(error) from None
+    within = "" if label is None else f" within class {label}"
+    click.echo(f"{written} frames of {walks} walks{within} in {out}")
 
 
 @main.command()
@@ -648,6 +693,11 @@ def evaluate(
     """Measure a run or a generator: Fréchet distance, KID, classifier score and
     class histogram, each beside the real-data floor; writes metrics.json.
 
+    A conditional run is measured on labels drawn with the data's class frequencies,
+    and on its label accuracy too: how often the classifier sees the class each
+    image was drawn for, overall and per class, beside the classifier's own
+    accuracy on the labelled real images.
+
     The run's own data (its recipe.json) by default, whatever they are: a built-in
     dataset, a file or an image folder whose subfolders are classes. A classifier of
     data other than MNIST is trained on first use and cached in the Keras cache.
@@ -690,6 +740,7 @@ def evaluate(
         else:
             source = dataclasses.replace(cooked.data, channels=channels)
         training, test = source.load_splits()
+        check_classes(cooked, training)
         evaluator = Evaluator(evaluation_data(training, test, count, seed))
         metrics = evaluator.measure(cooked.generator, cooked.noise, count, seed)
         if raw is not None:
@@ -703,6 +754,8 @@ def evaluate(
             "generator": raw.description,
             "generated": raw_metrics["generated"],
         }
+        if "label_accuracy" in raw_metrics:
+            metrics["raw"]["label_accuracy"] = raw_metrics["label_accuracy"]
     out = out or cooked.folder / "metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2))
@@ -712,8 +765,23 @@ def evaluate(
     click.echo(table(metrics))
     if raw is not None:
         click.echo(f"\nThe same, for {raw.description}:")
-        click.echo(table({**metrics, "generated": metrics["raw"]["generated"]}))
+        click.echo(table({**metrics, **metrics["raw"]}))
     click.echo(f"Written to {out} ({metrics['seconds']:.1f} s)")
+
+
+def check_classes(cooked: Cooked, training: Dataset) -> None:
+    """Raises a ValueError when a conditional generator would be given labels it
+    has no class for: the data it is measured on hold more classes than it draws."""
+    if cooked.num_classes is None or training.labels is None:
+        return
+    classes = int(training.labels.max()) + 1
+    if classes > cooked.num_classes:
+        raise ValueError(
+            f"The generator draws {cooked.num_classes} classes, but "
+            f"{training.source} has {classes} (labels 0 to {classes - 1}): measure "
+            "it on data of its own classes. Received: labels up to "
+            f"{classes - 1}"
+        )
 
 
 BACKENDS = ("tensorflow", "jax", "torch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,12 @@ import numpy as np
 
 from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
 from gan_cookbook.data import DataSource, with_channels
-from gan_cookbook.evaluation.measure import draw_noise, generate
+from gan_cookbook.evaluation.measure import (
+    draw_noise,
+    generate,
+    noise_size,
+    takes_labels,
+)
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipe import Recipe
@@ -22,6 +28,9 @@ RAW_GENERATOR_FILE = "generator_raw.keras"
 """A run's trained generator, beside the averaged one when the recipe averages."""
 DISCRIMINATOR_FILE = "discriminator.keras"
 """A run's discriminator."""
+LABEL_EMBEDDING = "label_embedding"
+"""The name of the Embedding layer that takes the label in the built-in conditional
+generators: its ``input_dim`` is the number of classes."""
 
 
 @dataclass
@@ -41,6 +50,10 @@ class Cooked:
         model_path: The ``.keras`` file loaded.
         average: The decay of the run's average of G's weights (``recipe.json``'s
             ``recipe.average``), or ``None`` when the run kept none.
+        num_classes: The number of classes of a conditional generator (one that
+            takes ``[noise, label]``): ``recipe.json``'s ``data.num_classes``, else
+            the ``input_dim`` of its Embedding layer named ``label_embedding``.
+            ``None`` for a generator that takes noise only.
     """
 
     generator: keras.Model
@@ -51,6 +64,7 @@ class Cooked:
     data_description: str | None = None
     model_path: Path | None = None
     average: float | None = None
+    num_classes: int | None = None
 
     @property
     def description(self) -> str:
@@ -75,7 +89,13 @@ class Cooked:
 
     @property
     def noise_dim(self) -> int:
-        return int(self.generator.input_shape[-1])
+        """The size of the generator's noise input (its first input)."""
+        return noise_size(self.generator)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the generator draws each image for a class: ``[noise, label]``."""
+        return self.num_classes is not None
 
 
 def load_cooked(
@@ -95,8 +115,9 @@ def load_cooked(
             that only sample pass ``False``: ``Cooked.data`` is then ``None``.
 
     Raises:
-        ValueError: no generator there, one that is not noise in, images out, or
-            a ``recipe.json`` whose data identity cannot be read.
+        ValueError: no generator there, one that is not noise (and, conditional,
+            a label) in, images out, a conditional one whose number of classes is
+            unknown, or a ``recipe.json`` whose data identity cannot be read.
     """
     path = Path(run_or_model)
     if path.is_dir():
@@ -126,17 +147,21 @@ def load_cooked(
             f"{model_path}: cannot be loaded as a Keras model "
             f"({type(error).__name__}: {error})."
         ) from None
-    input_shape = tuple(generator.input_shape)
-    if len(input_shape) != 2 or len(tuple(generator.output_shape)) != 4:
+    if not _is_generator(generator):
+        inputs = [tuple(tensor.shape) for tensor in generator.inputs]
         raise ValueError(
-            f"{model_path}: a generator takes noise (batch, noise_dim) and makes "
-            "images (batch, height, width, channels). Received: input "
-            f"{input_shape}, output "
+            f"{model_path}: a generator takes noise (batch, noise_dim), or noise and "
+            "a class label [(batch, noise_dim), (batch,)] for a conditional one, and "
+            "makes images (batch, height, width, channels). Received: input "
+            f"{inputs[0] if len(inputs) == 1 else inputs}, output "
             f"{tuple(generator.output_shape)}"
         )
     settings_path = folder / SETTINGS_FILE
     settings = read_settings(folder) if settings_path.is_file() else {}
     data = _section(settings, "data")
+    num_classes = None
+    if takes_labels(generator):
+        num_classes = _num_classes(generator, data, model_path)
     description = data.get("source")
     if recipe is not None:
         noise, known = recipe.noise, True
@@ -166,6 +191,37 @@ def load_cooked(
         description,
         model_path=model_path,
         average=average,
+        num_classes=num_classes,
+    )
+
+
+def _is_generator(generator: keras.Model) -> bool:
+    """Whether ``generator`` takes noise ``(batch, noise_dim)`` (and, conditional, a
+    label ``(batch,)``) and makes images ``(batch, height, width, channels)``."""
+    shapes = [tuple(tensor.shape) for tensor in generator.inputs]
+    if len(tuple(generator.output_shape)) != 4 or len(shapes) not in (1, 2):
+        return False
+    return len(shapes[0]) == 2 and (len(shapes) == 1 or len(shapes[1]) == 1)
+
+
+def _num_classes(generator: keras.Model, data: dict[str, Any], model_path: Path) -> int:
+    """A conditional generator's number of classes: ``recipe.json``'s
+    ``data.num_classes``, else its ``label_embedding`` layer's ``input_dim``."""
+    recorded = data.get("num_classes")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
+        return recorded
+    try:
+        embedding = generator.get_layer(LABEL_EMBEDDING)
+    except ValueError:
+        embedding = None
+    if isinstance(embedding, keras.layers.Embedding):
+        return int(embedding.input_dim)
+    raise ValueError(
+        f"{model_path}: the generator is conditional (it takes [noise, label]), but "
+        "its number of classes is unknown: no recipe.json beside it records "
+        f"data.num_classes, and it has no Embedding layer named {LABEL_EMBEDDING!r}. "
+        "Give the run folder it was cooked in (with its recipe.json). Received: "
+        f"{model_path}"
     )
 
 
@@ -217,12 +273,65 @@ def data_identity(
     return None
 
 
-def sample(cooked: Cooked, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` images in [-1, 1] from the generator in inference mode."""
+def check_label(cooked: Cooked, label: int | None) -> None:
+    """Checks a class asked of ``cooked``: ``None``, or one of its classes.
+
+    Raises:
+        ValueError: a label for a generator that is not conditional, or one that is
+            not an integer from 0 to ``num_classes - 1``.
+    """
+    if label is None:
+        return
+    if cooked.num_classes is None:
+        raise ValueError(
+            f"`label` draws images of one class, but {cooked.description} takes "
+            "noise only: the run is not conditional. Received: "
+            f"label={label!r}"
+        )
+    if (
+        isinstance(label, bool)
+        or not isinstance(label, (int, np.integer))
+        or not 0 <= label < cooked.num_classes
+    ):
+        raise ValueError(
+            f"`label` must be one of the generator's {cooked.num_classes} classes, "
+            f"an integer from 0 to {cooked.num_classes - 1}. Received: label={label!r}"
+        )
+
+
+def _labels(cooked: Cooked, count: int, label: int | None) -> np.ndarray | None:
+    """``count`` labels: all ``label``, else image i of class i % num_classes;
+    ``None`` for a generator that is not conditional."""
+    check_label(cooked, label)
+    if cooked.num_classes is None:
+        return None
+    if label is not None:
+        return np.full(count, label, dtype=np.int32)
+    return (np.arange(count) % cooked.num_classes).astype(np.int32)
+
+
+def sample(
+    cooked: Cooked, count: int, seed: int = 0, *, label: int | None = None
+) -> np.ndarray:
+    """``count`` images in [-1, 1] from the generator in inference mode.
+
+    Args:
+        cooked: The generator.
+        count: Images to draw.
+        seed: Seeds the noise. Defaults to 0.
+        label: For a conditional generator, the class of every image. Defaults to
+            ``None``: image i is of class ``i % num_classes``.
+
+    Raises:
+        ValueError: ``count`` below 1, or a ``label`` :func:`check_label` refuses.
+    """
     if count < 1:
         raise ValueError(f"`count` must be at least 1. Received: count={count}")
+    labels = _labels(cooked, count, label)
     return generate(
-        cooked.generator, draw_noise(cooked.noise, count, cooked.noise_dim, seed)
+        cooked.generator,
+        draw_noise(cooked.noise, count, cooked.noise_dim, seed),
+        labels,
     )
 
 
@@ -234,16 +343,52 @@ def save_samples(
     npz: str | Path | None = None,
     columns: int | None = None,
     scale: int = 1,
+    *,
+    label: int | None = None,
 ) -> np.ndarray:
-    """Draws ``count`` images to a grid PNG and, if asked, to an ``.npz`` (``x``:
-    uint8 images, ``noise``: the vectors they came from)."""
+    """Draws images to a grid PNG and, if asked, to an ``.npz`` (``x``: uint8
+    images, ``noise``: the vectors they came from, and for a conditional generator
+    ``labels``: their classes).
+
+    Args:
+        cooked: The generator.
+        out: The grid PNG.
+        count: Images to draw. Defaults to 64.
+        seed: Seeds the noise. Defaults to 0.
+        npz: Also save the images here. Defaults to ``None``: no ``.npz``.
+        columns: Images per row. Defaults to a square grid.
+        scale: Upscales the grid. Defaults to 1.
+        label: For a conditional generator, the class of every image. Defaults to
+            ``None``: a conditional generator draws one row per class, ``columns``
+            images each (by default ``ceil(count / num_classes)``), so
+            ``num_classes * columns`` images.
+
+    Returns:
+        The images drawn, in [-1, 1].
+
+    Raises:
+        ValueError: ``count`` below 1, or a ``label`` :func:`check_label` refuses.
+    """
+    if count < 1:
+        raise ValueError(f"`count` must be at least 1. Received: count={count}")
+    check_label(cooked, label)
+    labels = None
+    if cooked.num_classes is not None and label is None:
+        columns = columns or math.ceil(count / cooked.num_classes)
+        labels = np.repeat(np.arange(cooked.num_classes, dtype=np.int32), columns)
+        count = len(labels)
+    elif cooked.num_classes is not None:
+        labels = np.full(count, label, dtype=np.int32)
     noise = draw_noise(cooked.noise, count, cooked.noise_dim, seed)
-    images = generate(cooked.generator, noise)
+    images = generate(cooked.generator, noise, labels)
     save_grid(images, out, columns=columns, scale=scale)
     if npz is not None:
         npz = Path(npz)
         npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(npz, x=to_uint8(images), noise=noise)
+        arrays = {"x": to_uint8(images), "noise": noise}
+        if labels is not None:
+            arrays["labels"] = labels
+        np.savez_compressed(npz, **arrays)
     return images
 
 
@@ -280,12 +425,22 @@ def save_interpolation(
     seed: int = 0,
     duration: int = 80,
     scale: int = 2,
+    *,
+    label: int | None = None,
 ) -> int:
     """A GIF of ``walks`` walks side by side, each through ``points`` random noise
     points and back to its first, ``frames`` frames from one point to the next.
 
+    A conditional generator keeps each walk's class in every frame: ``label`` for
+    all of them, else walk i is of class ``i % num_classes`` (the default,
+    ``label=None``).
+
     Returns:
         The number of frames written.
+
+    Raises:
+        ValueError: ``walks``, ``points`` or ``frames`` too small, or a ``label``
+            :func:`check_label` refuses.
     """
     for name, value, low in (
         ("walks", walks, 1),
@@ -296,6 +451,7 @@ def save_interpolation(
             raise ValueError(
                 f"`{name}` must be at least {low}. Received: {name}={value}"
             )
+    walk_labels = _labels(cooked, walks, label)
     anchors = draw_noise(cooked.noise, walks * points, cooked.noise_dim, seed).reshape(
         points, walks, cooked.noise_dim
     )
@@ -305,7 +461,11 @@ def save_interpolation(
             for index in range(points)
         ]
     ).astype(np.float32)
-    images = generate(cooked.generator, path_points.reshape(-1, cooked.noise_dim))
+    # Frame by frame, walk by walk: each frame's images take the walks' classes.
+    labels = None if walk_labels is None else np.tile(walk_labels, len(path_points))
+    images = generate(
+        cooked.generator, path_points.reshape(-1, cooked.noise_dim), labels
+    )
     images = images.reshape(len(path_points), walks, *images.shape[1:])
     grids = [make_grid(frame_images) for frame_images in images]
     save_gif(grids, out, duration=duration, scale=scale)

@@ -15,6 +15,7 @@
 from gan_cookbook.evaluation.measure import (
     FRECHET_KEY,
     FRECHET_RAW_KEY,
+    LABEL_KEY,
     EvaluationData,
     Evaluator,
     draw_noise,
@@ -30,6 +31,7 @@ from gan_cookbook.evaluation.scores import compare
 __all__ = [
     "FRECHET_KEY",
     "FRECHET_RAW_KEY",
+    "LABEL_KEY",
     "EvaluationData",
     "Evaluator",
     "compare",

@@ -35,6 +35,10 @@ FRECHET_KEY = "frechet_distance"
 FRECHET_RAW_KEY = "frechet_distance_raw"
 """The trained generator's column when the sampled one is its average."""
 
+LABEL_KEY = "label_accuracy"
+"""The column a conditional run's ``--eval-every`` fills beside the Fréchet distance:
+the share of samples the classifier assigns to the class they were drawn for."""
+
 
 def draw_noise(noise: Noise, count: int, noise_dim: int, seed: int) -> np.ndarray:
     """``count`` noise vectors of ``noise_dim``, the same ones for the same seed."""
@@ -95,12 +99,16 @@ class EvaluationData:
         reference: The real images generated ones are compared with.
         floor: As many other real images, compared with ``reference`` the same way.
         description: Where ``reference`` and ``floor`` come from, in words.
+        reference_labels: The class of each ``reference`` image, or ``None`` when
+            its split has no labels: the floor of a conditional generator's label
+            accuracy (the classifier's own accuracy on them).
     """
 
     training: Dataset
     reference: np.ndarray
     floor: np.ndarray
     description: str
+    reference_labels: np.ndarray | None = None
 
 
 def evaluation_data(
@@ -109,14 +117,17 @@ def evaluation_data(
     """Chooses ``count`` reference images and ``count`` floor images.
 
     With a test split: test images against training images. Without one: two
-    disjoint halves of the training images, ``count`` at most half of them.
+    disjoint halves of the training images, ``count`` at most half of them. The
+    reference images' labels come with them, where their split has labels.
     """
     if count < 2:
         raise ValueError(f"`count` must be at least 2. Received: count={count}")
     rng = np.random.default_rng(seed)
     if test is not None:
         count = min(count, len(test.images), len(training.images))
-        reference = test.images[rng.choice(len(test.images), count, replace=False)]
+        chosen = rng.choice(len(test.images), count, replace=False)
+        reference = test.images[chosen]
+        reference_labels = _labels_at(test, chosen)
         floor = training.images[rng.choice(len(training.images), count, replace=False)]
         description = (
             f"{count} images of {test.source}; floor: {count} of {training.source}"
@@ -125,12 +136,19 @@ def evaluation_data(
         count = min(count, len(training.images) // 2)
         order = rng.permutation(len(training.images))
         reference = training.images[order[:count]]
+        reference_labels = _labels_at(training, order[:count])
         floor = training.images[order[count : 2 * count]]
         description = (
             f"{count} images of {training.source} (it has no test split); floor: "
             f"{count} other images of it"
         )
-    return EvaluationData(training, reference, floor, description)
+    return EvaluationData(training, reference, floor, description, reference_labels)
+
+
+def _labels_at(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
+    if dataset.labels is None:
+        return None
+    return np.asarray(dataset.labels).reshape(-1)[indices].astype(np.int64)
 
 
 def splits_of(dataset: Dataset) -> tuple[Dataset, Dataset | None]:
@@ -233,10 +251,31 @@ class Evaluator:
     ) -> float:
         """The Fréchet distance of the images of ``noise_vectors`` (and ``labels``,
         for a conditional generator) to the reference."""
-        features, _ = self.extractor(generate(generator, noise_vectors, labels))
-        return scores.frechet_distance_from_statistics(
-            *scores.gaussian_statistics(features), *self.reference_statistics()
+        return self.epoch_scores(generator, noise_vectors, labels)[FRECHET_KEY]
+
+    def epoch_scores(
+        self,
+        generator: keras.Model,
+        noise_vectors: np.ndarray,
+        labels: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """What ``--eval-every`` logs: the Fréchet distance (:data:`FRECHET_KEY`)
+        of the images of ``noise_vectors`` and, for a conditional generator and its
+        ``labels``, the share classified as their label (:data:`LABEL_KEY`)."""
+        features, probabilities = self.extractor(
+            generate(generator, noise_vectors, labels)
         )
+        logged = {
+            FRECHET_KEY: scores.frechet_distance_from_statistics(
+                *scores.gaussian_statistics(features), *self.reference_statistics()
+            )
+        }
+        if labels is not None:
+            accuracy = scores.label_accuracy(
+                probabilities, labels, self.extractor.classes
+            )
+            logged[LABEL_KEY] = accuracy["overall"]
+        return logged
 
     def measure(
         self, generator: keras.Model, noise: Noise, count: int, seed: int = 0
@@ -244,19 +283,45 @@ class Evaluator:
         """Every metric of ``count`` generated images and of the floor, as a dict.
 
         ``count`` is capped at the number of reference images, so both sides of each
-        comparison hold the same number of images.
+        comparison hold the same number of images. A conditional generator draws
+        each image for a label drawn with the training labels' class frequencies
+        (:func:`draw_labels`: the same labels for the same seed, so two generators
+        measured with one seed compare), and is measured on its label accuracy too.
 
         Returns:
             ``n``, ``reference`` (in words), ``classifier``, ``noise``, ``seed``,
             ``generated`` and ``floor`` (each :func:`~gan_cookbook.evaluation.scores.
             compare`'s dict), ``real_class_histogram``, ``seconds``,
-            ``keras_version`` and ``backend``: what ``metrics.json`` holds.
+            ``keras_version`` and ``backend``: what ``metrics.json`` holds. For a
+            conditional generator also ``label_accuracy``: ``overall`` and
+            ``per_class`` (:func:`~gan_cookbook.evaluation.scores.label_accuracy` of
+            the generated images and their drawn labels), ``real`` and
+            ``real_per_class`` (the same of the labelled reference images: the
+            floor; ``None`` when the reference has no labels).
+
+        Raises:
+            ValueError: the generator's images do not have the data's shape, or it
+                is conditional and the training data have no labels to draw from.
         """
         self.check_generator(generator)
         started = time.perf_counter()
         count = min(count, self.size)
         noise_vectors = draw_noise(noise, count, noise_size(generator), seed)
-        features, probabilities = self.extractor(generate(generator, noise_vectors))
+        labels = None
+        if takes_labels(generator):
+            # The classifier first: its loading says best what unlabelled data lack.
+            self.prepare()
+            training_labels = self.data.training.labels
+            if training_labels is None:
+                raise ValueError(
+                    f"{self.data.training.source}: has no labels to draw a "
+                    "conditional generator's classes from. Received: a generator "
+                    "that takes [noise, labels] and unlabelled training data"
+                )
+            labels = draw_labels(training_labels, count, seed)
+        features, probabilities = self.extractor(
+            generate(generator, noise_vectors, labels)
+        )
         real_features, real_probabilities = self.reference_features()
         floor_features, floor_probabilities = self.floor_features(count)
         generated = scores.compare(
@@ -269,7 +334,10 @@ class Evaluator:
             real_probabilities,
             seed=seed,
         )
-        return {
+        label_accuracy = (
+            None if labels is None else self.label_accuracy(probabilities, labels)
+        )
+        metrics = {
             "n": count,
             "reference": self.data.description,
             "classifier": self.extractor.name,
@@ -284,6 +352,29 @@ class Evaluator:
             "seconds": round(time.perf_counter() - started, 2),
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
+        }
+        if label_accuracy is not None:
+            metrics["label_accuracy"] = label_accuracy
+        return metrics
+
+    def label_accuracy(
+        self, probabilities: np.ndarray, labels: np.ndarray
+    ) -> dict[str, Any]:
+        """``metrics.json``'s ``label_accuracy`` of generated images' class
+        ``probabilities`` and the ``labels`` they were drawn for, beside the
+        reference images' (the floor)."""
+        classes = self.extractor.classes
+        generated = scores.label_accuracy(probabilities, labels, classes)
+        real: dict[str, Any] = {"overall": None, "per_class": None}
+        if self.data.reference_labels is not None:
+            real = scores.label_accuracy(
+                self.reference_features()[1], self.data.reference_labels, classes
+            )
+        return {
+            "overall": generated["overall"],
+            "per_class": generated["per_class"],
+            "real": real["overall"],
+            "real_per_class": real["per_class"],
         }
 
 
@@ -386,4 +477,37 @@ def table(metrics: dict[str, Any]) -> str:
         lines.append(
             f"{label:<18}{cells[0]:>22}{cells[1]:>22}   {note.format(classes=classes)}"
         )
+    if "label_accuracy" in metrics:
+        lines.extend(_label_accuracy_lines(metrics["label_accuracy"]))
     return "\n".join(lines)
+
+
+PER_CLASS_COLUMNS = 10
+"""Classes per line of the per-class label accuracy."""
+
+
+def _share(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
+
+
+def _label_accuracy_lines(accuracy: dict[str, Any]) -> list[str]:
+    """The label accuracy row beside its floor, then the per-class shares (in %,
+    ``-`` for a class never drawn), ten classes to a line."""
+    generated, real = _share(accuracy["overall"]), _share(accuracy["real"])
+    lines = [
+        f"{'label accuracy':<18}{generated:>22}{real:>22}   higher is better; "
+        "floor: on the real images"
+    ]
+    per_class = accuracy["per_class"]
+    real_per_class = accuracy["real_per_class"] or [None] * len(per_class)
+    for start in range(0, len(per_class), PER_CLASS_COLUMNS):
+        classes = range(start, min(start + PER_CLASS_COLUMNS, len(per_class)))
+        lines.append(f"{'  per class (%)':<18}" + "".join(f"{c:>6}" for c in classes))
+        for name, shares in (("generated", per_class), ("real floor", real_per_class)):
+            cells = (
+                "-" if shares[c] is None else f"{shares[c]:.1%}"[:-1] for c in classes
+            )
+            lines.append(
+                f"{'    ' + name:<18}" + "".join(f"{cell:>6}" for cell in cells)
+            )
+    return lines

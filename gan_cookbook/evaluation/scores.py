@@ -11,6 +11,8 @@ its class probabilities for the score and the histogram.
 - :func:`classifier_score`: the Inception score formula, ``exp E[KL(p(y|x) || p(y))]``.
 - :func:`class_histogram`, :func:`classes_covered`, :func:`histogram_divergence`: which
   classes the samples fall in, against the real images.
+- :func:`label_accuracy`: for a conditional generator, how often the classifier sees
+  the class each image was drawn for.
 """
 
 from __future__ import annotations
@@ -251,6 +253,60 @@ def _same_histograms(
             f"Received: shapes {histogram.shape} and {real_histogram.shape}"
         )
     return histogram, real_histogram
+
+
+def label_accuracy(
+    probabilities: np.ndarray, labels: np.ndarray, num_classes: int
+) -> dict[str, Any]:
+    """The share of images whose top class is their label, overall and per class.
+
+    For images drawn for a class (a conditional generator's, with the labels it was
+    given) or labelled real images (the same measure's floor: the classifier's own
+    accuracy).
+
+    Args:
+        probabilities: ``(N, classes)``: the classifier's class probabilities.
+        labels: ``(N,)`` integers in 0 .. ``num_classes`` - 1: each image's class.
+        num_classes: The number of classes, and of ``per_class``'s entries.
+
+    Returns:
+        ``overall``: the share of the N images whose argmax is their label;
+        ``per_class``: one share per class, over the images of that label, ``None``
+        for a class no image has.
+    """
+    probabilities = _as_probabilities(probabilities)
+    labels = np.asarray(labels)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise ValueError(
+            f"`num_classes` must be an integer. Received: num_classes={num_classes!r}"
+        )
+    if num_classes < 1:
+        raise ValueError(
+            f"`num_classes` must be at least 1. Received: num_classes={num_classes}"
+        )
+    if labels.shape != (len(probabilities),) or not np.issubdtype(
+        labels.dtype, np.integer
+    ):
+        raise ValueError(
+            "`labels` must be integers of shape (N,), one per row of `probabilities` "
+            f"{probabilities.shape}. Received: shape {labels.shape}, dtype "
+            f"{labels.dtype}"
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"`labels` must lie in 0 .. {num_classes - 1} (num_classes={num_classes}). "
+            f"Received: labels from {labels.min()} to {labels.max()}"
+        )
+    correct = probabilities.argmax(axis=1) == labels
+    hits = np.bincount(labels[correct], minlength=num_classes)
+    counts = np.bincount(labels, minlength=num_classes)
+    return {
+        "overall": float(correct.mean()),
+        "per_class": [
+            float(hit / count) if count else None
+            for hit, count in zip(hits, counts, strict=True)
+        ],
+    }
 
 
 def compare(

@@ -19,7 +19,9 @@ BUILTIN = (
     "mnist_tutorial",
     "mnist_conditional",
     "fashion_mnist",
+    "fashion_mnist_conditional",
     "kmnist",
+    "kmnist_conditional",
 )
 
 
