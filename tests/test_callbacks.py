@@ -131,9 +131,9 @@ class StubEvaluator:
     def prepare(self):
         self.prepared += 1
 
-    def frechet_distance(self, generator, noise_vectors):
+    def epoch_scores(self, generator, noise_vectors, labels=None):
         self.noise.append(np.array(noise_vectors))
-        return float(len(self.noise))
+        return {FRECHET_KEY: float(len(self.noise))}
 
 
 def test_frechet_evaluation_measures_every_n_epochs_on_fixed_noise(gan, tmp_path):

@@ -50,7 +50,8 @@ RECIPE = Recipe(
     # average 0.99 halved the distance at epoch 10 (23.1 -> 11.6) and removed the
     # trained G's swings between epochs (19.3 at epoch 6, 32.9 at epoch 8). With the
     # project's classifier, N = 10,000 (benchmarks/quality_time.py): average 103.6 /
-    # 55.7 / 21.6 against the trained G's 140.0 / 80.1 / 32.9 after epochs 1 / 2 / 5.
+    # 55.7 / 21.6 / 13.4 against the trained G's 140.0 / 80.1 / 32.9 / 18.5 after
+    # epochs 1 / 2 / 5 / 10.
     average=0.99,
 )
 
