@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 
 
 def main() -> None:
@@ -30,7 +29,8 @@ def main() -> None:
     from gan_cookbook import launch
 
     launch.start_keras()
-    from gan_cookbook.bench import benchmark
+    from step_cost import interleaved_medians, report
+
     from gan_cookbook.cli import resolve_recipe
 
     recipe = resolve_recipe(arguments.recipe)
@@ -41,21 +41,12 @@ def main() -> None:
         f"average {decay}": dataclasses.replace(recipe, average=decay),
         "no average": dataclasses.replace(recipe, average=None),
     }
-    medians: dict[str, list[float]] = {label: [] for label in cases}
-    for round_number in range(arguments.rounds):
-        order = list(cases) if round_number % 2 == 0 else list(reversed(cases))
-        for label in order:
-            result = benchmark(
-                cases[label], steps=arguments.steps, limit=arguments.limit
-            )
-            median = result["ms_per_step_median"]
-            medians[label].append(median)
-            print(f"round {round_number + 1}, {label}: {median:.1f} ms", flush=True)
-    with_average, without = (statistics.median(medians[label]) for label in cases)
-    print(f"\n{recipe.name}, {arguments.rounds} rounds of {arguments.steps} steps:")
-    for label, values in medians.items():
-        print(f"  {label}: median {statistics.median(values):.1f} ms "
-              f"(rounds: {', '.join(f'{value:.1f}' for value in values)})")  # fmt: skip
+    medians = interleaved_medians(
+        cases, arguments.rounds, arguments.steps, arguments.limit
+    )
+    with_average, without = report(
+        f"{recipe.name}, {arguments.rounds} rounds of {arguments.steps} steps", medians
+    ).values()
     print(f"  the average costs {100 * (with_average / without - 1):+.1f}% a step")
 
 
