@@ -23,7 +23,12 @@ RECIPE = MNIST.replace(
     conditional=True,
     # G: the label's embedding (10 numbers) joined to the noise, Mirza and
     # Osindero's conditional GAN; D: a projection discriminator (Miyato and
-    # Koyama, 2018), the label's embedding dotted with D's features.
+    # Koyama, 2018), the label's embedding dotted with D's features. Measured
+    # against the other two ways D can take the label, 200 steps on 12,800 images
+    # (N = 5,000, the average of G): projection FD 177 and label accuracy 58%;
+    # label channels beside the image (keras-io) 202 and 25%, and 30% more
+    # arithmetic in D; the image multiplied by a map of its label (Keras-GAN)
+    # 357 and 42% (docs/conditional.md).
     build_generator=conditional_cooking_generator,
     build_discriminator=conditional_cooking_discriminator,
 )
