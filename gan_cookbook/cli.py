@@ -772,9 +772,9 @@ def evaluate(
 def check_classes(cooked: Cooked, training: Dataset) -> None:
     """Raises a ValueError when a conditional generator would be given labels it
     has no class for: the data it is measured on hold more classes than it draws."""
-    if cooked.num_classes is None or training.labels is None:
+    classes = training.num_classes
+    if cooked.num_classes is None or classes is None:
         return
-    classes = int(training.labels.max()) + 1
     if classes > cooked.num_classes:
         raise ValueError(
             f"The generator draws {cooked.num_classes} classes, but "
@@ -903,3 +903,172 @@ def rerun_on_backend(backend: str, arguments: Sequence[str]) -> None:
         click.echo(result.stderr, nl=False, err=True)
     if result.returncode:
         sys.exit(result.returncode)
+
+
+TUNE_ORACLES = ("random", "bayesian")
+"""``gan_cookbook.tune.ORACLES``, named here: ``--help`` starts no Keras backend."""
+
+
+@main.command(name="tune")
+@click.argument("recipe")
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="N",
+    help="Trials in all (a search continued with more extends it).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help="Epochs each trial cooks.  [default: the recipe's]",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Each trial trains on the first K images only.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Train on this instead, as cook's --data; its test split, when it has one, "
+    "is what each trial is measured against.",
+)
+@click.option(
+    "--resize",
+    type=click.Choice(list(RESIZE_METHODS)),
+    help="How --data images of another size become 28x28.  "
+    f"[default: {DEFAULT_RESIZE}]",
+)
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    default=None,
+    help="Leave out files in a --data folder that cannot be read as images.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The search folder: new, empty, or a search to continue.",
+)
+@click.option(
+    "--n",
+    "count",
+    type=click.IntRange(min=2),
+    default=10000,
+    show_default=True,
+    metavar="N",
+    help="Generated and real images each trial's Fréchet distance compares.",
+)
+@click.option(
+    "--oracle",
+    type=click.Choice(TUNE_ORACLES),
+    default="random",
+    show_default=True,
+    help="KerasTuner's random search, or its Bayesian optimisation (needs "
+    'scikit-learn: pip install "gan-cookbook[bayesian]").',
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the search's draws (each trial cooks with the recipe's seed).",
+)
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Cook the recipe's own settings as the first trial, where the space holds "
+    "them.",
+)
+@click.option(
+    "--chief-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a worker waits for its chief (KERASTUNER_ORACLE_IP and _PORT).",
+)
+@click.option("--quiet", is_flag=True, help="Print only the table at the end.")
+def tune_recipe(recipe: str, out: Path, quiet: bool, **options: Any) -> None:
+    """Search RECIPE's settings with KerasTuner: each trial cooks it into
+    OUT/trials/<id> and is measured by its Fréchet distance; the end prints and
+    writes a table of every trial and OUT/best_recipe.py.
+
+    The search space is the SEARCH of RECIPE's file, else the default (D's and G's
+    learning rates, beta_1, batch size, noise size and distribution, the average's
+    decay). The same command run again continues a stopped search. With
+    KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set, one
+    process (ID "chief") serves the search and the others run its trials.
+    """
+    try:
+        resolved = resolve_recipe(recipe)
+    except ValueError as error:
+        raise usage_error(error) from None
+    from gan_cookbook.tune import SearchStopped, tune
+
+    context = click.get_current_context()
+    again = repeat_command(context, [recipe])
+    context.meta[INTERRUPTED] = lambda: (
+        f"Stopped: {out} keeps every finished trial. Continue the search with: {again}"
+    )
+    try:
+        result = tune(resolved, out=out, verbose=0 if quiet else 1, **options)
+    except ValueError as error:
+        # This command's flags only: a search space's `batch_size` is no flag here.
+        message = name_flags(str(error), flags_of(context.command))
+        raise click.UsageError(message) from None
+    except SearchStopped as stopped:
+        click.echo(f"{stopped} Continue it with: {again}", err=True)
+        sys.exit(stopped.exit_code)
+    if result.role.kind == "worker":
+        ran = ", ".join(result.ran) or "none"
+        click.echo(
+            f"No trials left. This worker ran trials: {ran}; the chief at "
+            f"{result.role.address} writes the table."
+        )
+        return
+    click.echo(f"\nEvery trial ({out / 'trials.md'}, {out / 'trials.csv'}):\n")
+    click.echo(result.table)
+    if result.best is None:
+        click.echo("\nNo trial completed: no best_recipe.py.")
+    elif result.best_recipe is None:
+        click.echo(
+            f"\nBest: trial {result.best['trial']}, Fréchet distance "
+            f"{result.best['frechet_distance']:.2f}. {resolved.name} was made in "
+            "Python, so no recipe file can import it: no best_recipe.py."
+        )
+    else:
+        click.echo(
+            f"\nBest: trial {result.best['trial']}, Fréchet distance "
+            f"{result.best['frechet_distance']:.2f} (N = {options['count']:,}). Its "
+            f"settings are in {result.best_recipe}; cook it with: gan-cookbook cook "
+            f"{shlex.quote(str(result.best_recipe))}"
+        )
+
+
+def repeat_command(context: click.Context, arguments: Sequence[str]) -> str:
+    """The command line of ``context`` again: its ``arguments`` and every option
+    given on the command line (or by its environment variable)."""
+    words = ["gan-cookbook", context.info_name or "", *arguments]
+    for param in context.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        source = context.get_parameter_source(param.name)
+        if source not in (
+            click.core.ParameterSource.COMMANDLINE,
+            click.core.ParameterSource.ENVIRONMENT,
+        ):
+            continue
+        value = context.params[param.name]
+        if param.is_flag and param.secondary_opts:
+            words.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.is_flag:
+            if value:
+                words.append(param.opts[0])
+        else:
+            words += [max(param.opts, key=len), str(value)]
+    return shlex.join(words)
