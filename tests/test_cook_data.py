@@ -53,6 +53,7 @@ def test_cook_a_user_recipe_file_on_a_colour_image_folder(tmp_path):
         },
         "images": 32,
         "image_shape": [28, 28, 3],
+        "num_classes": None,  # not a conditional recipe
     }  # fmt: skip
     assert settings["recipe"]["channels"] is None
     grid = Image.open(out / "samples" / "epoch_0001.png")
