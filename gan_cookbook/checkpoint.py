@@ -96,11 +96,16 @@ def save_model(model: Any, path: str | Path) -> Path:
     return path
 
 
+def write_text(path: Path, text: str) -> None:
+    """Writes ``text`` atomically: a reader sees the old file or the new."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def write_json(path: Path, value: Any) -> None:
     """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=2))
-    os.replace(temporary, path)
+    write_text(path, json.dumps(value, indent=2))
 
 
 def read_settings(out: str | Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from keras import layers
 # Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
 # needs loss scaling, which the fused engine and the checkpoints do not handle.
 from gan_cookbook.choices import PRECISIONS
+from gan_cookbook.loop import check_num_classes
 
 
 def check_precision(precision: str) -> str:
@@ -137,17 +138,6 @@ def _cooking_features(images):
     return layers.Flatten()(x)
 
 
-def _check_num_classes(num_classes: int) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        num_classes = 0
-    if num_classes < 2:
-        raise ValueError(
-            "`num_classes` must be an integer of at least 2. "
-            f"Received: num_classes={num_classes!r}"
-        )
-    return num_classes
-
-
 def conditional_cooking_generator(
     noise_dim: int = 10,
     image_shape: tuple[int, int, int] = (28, 28, 1),
@@ -162,7 +152,7 @@ def conditional_cooking_generator(
     """
     noise_dim = _check_noise_dim(noise_dim)
     image_shape = _check_image_shape(image_shape)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes, conditional=True)
     noise = keras.Input(shape=(noise_dim,), name="noise")
     label = keras.Input(shape=(), dtype="int32", name="label")
     embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
@@ -197,7 +187,7 @@ def conditional_cooking_discriminator(
             of the label of the image's shape.
     """
     image_shape = _check_image_shape(image_shape)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes, conditional=True)
     if conditioning not in CONDITIONINGS:
         raise ValueError(
             f"`conditioning` must be one of {', '.join(CONDITIONINGS)}. "

@@ -51,7 +51,7 @@ from keras_tuner.engine import hyperparameters as hp_types
 
 from gan_cookbook import recipes
 from gan_cookbook.average import check_decay
-from gan_cookbook.checkpoint import SETTINGS_FILE, write_json
+from gan_cookbook.checkpoint import SETTINGS_FILE, write_json, write_text
 from gan_cookbook.cook import RunStopped, json_ready, prepare
 from gan_cookbook.data import DEFAULT_RESIZE
 from gan_cookbook.loop import Noise
@@ -961,13 +961,6 @@ def markdown_table(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Writes ``text`` atomically: a reader sees the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 # A search ---------------------------------------------------------------------
 
 
@@ -999,7 +992,7 @@ class _WriteRecipeFile(keras.callbacks.Callback):
         self.path, self.text = path, text
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        _write_text(self.path, self.text)
+        write_text(self.path, self.text)
 
 
 @dataclasses.dataclass
@@ -1175,16 +1168,10 @@ class _Search:
     def make_evaluator(self, dataset: Any) -> Any:
         """The measurement shared by every trial: the classifier, the reference
         images' statistics and the floor, loaded (or trained) once."""
-        from gan_cookbook.evaluation import Evaluator, evaluation_data, splits_of
-        from gan_cookbook.evaluation.classifier import check_labels
+        from gan_cookbook.evaluation.measure import evaluator_of
 
         try:
-            training, test = splits_of(dataset)
-            check_labels(training)
-            evaluator = Evaluator(
-                evaluation_data(training, test, self.count, seed=0),
-                verbose=self.verbose,
-            )
+            evaluator = evaluator_of(dataset, self.count, seed=0, verbose=self.verbose)
             evaluator.prepare()
         except ValueError as error:
             raise _Fatal(error) from None
@@ -1205,8 +1192,8 @@ class _Search:
             writer.writerow(
                 {key: "" if value is None else value for key, value in written.items()}
             )
-        _write_text(self.out / TABLE_CSV, buffer.getvalue())
-        _write_text(self.out / TABLE_MARKDOWN, markdown_table(rows, self.names) + "\n")
+        write_text(self.out / TABLE_CSV, buffer.getvalue())
+        write_text(self.out / TABLE_MARKDOWN, markdown_table(rows, self.names) + "\n")
         best = best_row(rows)
         if best is None:
             return rows, None
@@ -1236,7 +1223,7 @@ class _Search:
         )
         if text is None:
             return rows, None
-        _write_text(path, text)
+        write_text(path, text)
         return rows, path
 
 

@@ -425,17 +425,31 @@ def frechet_callback(
             have the data's shape.
     """
     from gan_cookbook.callbacks import FrechetEvaluation
-    from gan_cookbook.evaluation.classifier import check_labels
 
     _check_at_least("every", every, 1)
     _check_at_least("count", count, 2)
-    training, test = splits_of(dataset)
-    check_labels(training)
-    evaluator = Evaluator(evaluation_data(training, test, count, seed), verbose=verbose)
+    evaluator = evaluator_of(dataset, count, seed, verbose)
     evaluator.check_generator(generator)
     return FrechetEvaluation(
         generator, noise, evaluator, every, count, seed, raw_generator=raw_generator
     )
+
+
+def evaluator_of(
+    dataset: Dataset, count: int, seed: int = 0, verbose: int = 1
+) -> Evaluator:
+    """An :class:`Evaluator` against the full splits of ``dataset``'s identity
+    (:func:`splits_of`), ``count`` images a side; its classifier is loaded (or
+    trained) on first use.
+
+    Raises:
+        ValueError: the training split has no labels (the classifier needs them).
+    """
+    from gan_cookbook.evaluation.classifier import check_labels
+
+    training, test = splits_of(dataset)
+    check_labels(training)
+    return Evaluator(evaluation_data(training, test, count, seed), verbose=verbose)
 
 
 def _check_at_least(name: str, value: Any, low: int) -> None:

@@ -5,17 +5,14 @@ Run it: ``python -m gan_cookbook.recipes.kmnist_conditional``, then
 """
 
 from gan_cookbook.recipes.kmnist import RECIPE as UNCONDITIONAL
-from gan_cookbook.recipes.mnist_conditional import RECIPE as MNIST_CONDITIONAL
+from gan_cookbook.recipes.mnist_conditional import conditional
 
 # The kmnist recipe (its data and noise; nothing else differs from mnist's), with
 # mnist_conditional's models: one line each, none measured on this data.
-RECIPE = UNCONDITIONAL.replace(
-    name="kmnist_conditional",
+RECIPE = conditional(
+    UNCONDITIONAL,
     description="Kuzushiji-MNIST characters by class: the cooking DCGAN with the label "
     "joined in; downloads once",
-    conditional=True,
-    build_generator=MNIST_CONDITIONAL.build_generator,
-    build_discriminator=MNIST_CONDITIONAL.build_discriminator,
 )
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from gan_cookbook.models import (
     conditional_cooking_discriminator,
     conditional_cooking_generator,
 )
+from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
 # Every setting not given here is the mnist recipe's, measured there (see
@@ -32,6 +33,19 @@ RECIPE = MNIST.replace(
     build_generator=conditional_cooking_generator,
     build_discriminator=conditional_cooking_discriminator,
 )
+
+
+def conditional(recipe: Recipe, description: str) -> Recipe:
+    """``recipe`` (its data, noise and the rest), conditional with this recipe's
+    models: the one line each conditional variant costs."""
+    return recipe.replace(
+        name=f"{recipe.name}_conditional",
+        description=description,
+        conditional=True,
+        build_generator=RECIPE.build_generator,
+        build_discriminator=RECIPE.build_discriminator,
+    )
+
 
 if __name__ == "__main__":
     from gan_cookbook.cli import recipe_command
