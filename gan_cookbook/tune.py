@@ -23,6 +23,10 @@ crash continues when it is run again, redoing only the trials that were in fligh
 With KerasTuner's environment variables set (``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``), the same call is the chief,
 which serves the oracle over gRPC, or one of its workers, which run the trials.
+
+The search space and how a trial's values change the recipe are in
+:mod:`gan_cookbook.search_space`, the table of trials in :mod:`gan_cookbook.trials`,
+and the recipe files written in :mod:`gan_cookbook.recipe_file`.
 """
 
 from __future__ import annotations
@@ -33,32 +37,39 @@ import dataclasses
 import io
 import json
 import logging
-import math
 import os
-import re
 import socket
-import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner
-from keras_tuner.engine import hyperparameters as hp_types
 
-from gan_cookbook import recipes
-from gan_cookbook.average import check_decay
 from gan_cookbook.checkpoint import SETTINGS_FILE, write_json, write_text
 from gan_cookbook.cook import RunStopped, json_ready, prepare
 from gan_cookbook.data import DEFAULT_RESIZE
-from gan_cookbook.loop import Noise
-from gan_cookbook.recipe import Recipe, load_recipe_file
-
-OBJECTIVE = "frechet_distance"
-"""The metric each trial reports, minimised: as ``metrics.json`` names it."""
+from gan_cookbook.recipe import Recipe
+from gan_cookbook.recipe_file import recipe_source
+from gan_cookbook.search_space import (
+    bounds,
+    is_number,
+    is_whole,
+    recipe_changes,
+    recipe_search,
+    recipe_values,
+    search_space,
+    used_values,
+)
+from gan_cookbook.trials import (
+    OBJECTIVE,
+    best_row,
+    cell_text,
+    markdown_table,
+    minutes_seconds,
+    trial_rows,
+)
 
 SEARCH_FILE = "search.json"
 STATE_FOLDER = "keras_tuner"
@@ -80,52 +91,6 @@ DEFAULT_CHIEF_TIMEOUT = 30.0
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
-
-SETTINGS: dict[str, str] = {
-    "discriminator_learning_rate": "the learning rate of D's optimizer",
-    "generator_learning_rate": "the learning rate of G's optimizer (d_on_g's)",
-    "beta_1": "beta_1 of both optimizers (Adam's first-moment decay)",
-    "batch_size": "real images per step",
-    "noise_dim": "the size of G's input",
-    "noise": 'the distribution of G\'s input: "uniform[LOW,HIGH)" or '
-    '"normal(MEAN,STDDEV)"',
-    "average": "the decay of the average of G's weights; 0 keeps no average",
-    "real_label": "D's target for real images (0.9: one-sided label smoothing)",
-}
-"""The settings a search may tune, by the name a search space gives them."""
-
-DEFAULT_SEARCH: dict[str, Any] = {
-    # Log-uniform over the rates the recipes were measured with: the TensorFlow
-    # tutorial's 1e-4, DCGAN's 2e-4, mnist_quick's 1e-3 for D and 2e-3 for G (which
-    # won there over 5e-4 and 2e-4), and a little beyond. D's and G's apart: the
-    # best pair was not an equal one.
-    "discriminator_learning_rate": {"min": 1e-4, "max": 3e-3, "sampling": "log"},
-    "generator_learning_rate": {"min": 1e-4, "max": 3e-3, "sampling": "log"},
-    # DCGAN's 0.5 (every recipe's but the tutorial's), Adam's own 0.9, and 0, which
-    # some GANs train best with.
-    "beta_1": [0.0, 0.5, 0.9],
-    # The recipes' batches (mnist_quick's 64, mnist's 128, the tutorial's 256) and
-    # 32. At equal epochs a smaller batch takes more steps: see each trial's time.
-    "batch_size": [32, 64, 128, 256],
-    # The recipes' sizes: mnist's 10, mnist_quick's 32, the tutorial's and kmnist's
-    # 100, and 64 between.
-    "noise_dim": [10, 32, 64, 100],
-    # The recipes' three distributions.
-    "noise": ["uniform[0,1)", "uniform[-1,1)", "normal(0,1)"],
-    # No average, and the decays measured on mnist: 0.99 won, 0.995 close behind,
-    # 0.999 held the first steps' weights too long for short runs.
-    "average": [0.0, 0.99, 0.995, 0.999],
-}
-"""The search space when the recipe's file defines no ``SEARCH``: every setting of
-:data:`SETTINGS` but ``real_label``. A value is a list (one of them: KerasTuner's
-``Choice``), a dict with ``min`` and ``max`` (and ``sampling`` ``"linear"`` or
-``"log"``, ``step``: ``Float``, or ``Int`` for whole numbers) or a single value
-(``Fixed``)."""
-
-_INTEGER_SETTINGS = ("batch_size", "noise_dim")
-_SIGNIFICANT_DIGITS = 3
-"""A drawn real number is rounded to this many significant digits before a trial
-uses it, so that the table, recipe.py and the run hold the same value."""
 
 
 class SearchStopped(RuntimeError):
@@ -256,711 +221,6 @@ class SearchResult:
     ran: list[str]
 
 
-# The search space -------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_NOISE = re.compile(
-    r"(?P<distribution>uniform|normal)"
-    r"(?P<open>[\[(])(?P<first>[^,]+),(?P<second>[^)\]]+)(?P<close>[)\]])"
-)
-
-
-def parse_noise(name: str) -> Noise:
-    """The :class:`~gan_cookbook.loop.Noise` a search's noise name stands for:
-    ``"uniform[0,1)"`` or ``"normal(0,1)"`` (mean and standard deviation).
-
-    Raises:
-        ValueError: the name is neither form, or its numbers make no distribution.
-    """
-    match = _NOISE.fullmatch(str(name).replace(" ", ""))
-    problem = None
-    if match is None:
-        problem = "it is not of that form"
-    else:
-        try:
-            first, second = float(match["first"]), float(match["second"])
-        except ValueError:
-            problem = "its bounds are not numbers"
-        else:
-            uniform = match["distribution"] == "uniform"
-            if (match["open"], match["close"]) != (
-                ("[", ")") if uniform else ("(", ")")
-            ):
-                problem = "uniform noise is written [LOW,HIGH), normal (MEAN,STDDEV)"
-            else:
-                try:
-                    if uniform:
-                        return Noise("uniform", low=first, high=second)
-                    return Noise("normal", mean=first, stddev=second)
-                except ValueError as error:
-                    problem = str(error).split(". Received")[0]
-    raise ValueError(
-        f'`noise` names a distribution as "uniform[LOW,HIGH)" or '
-        f'"normal(MEAN,STDDEV)"; {name!r}: {problem}. Received: noise={name!r}'
-    )
-
-
-def _short(number: float) -> str:
-    text = repr(float(number))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def noise_name(noise: Noise) -> str:
-    """The name a search gives ``noise``: ``"uniform[0,1)"``, ``"normal(0,1)"``."""
-    if noise.distribution == "uniform":
-        return f"uniform[{_short(noise.low)},{_short(noise.high)})"
-    return f"normal({_short(noise.mean)},{_short(noise.stddev)})"
-
-
-_EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "discriminator_learning_rate": (
-        lambda value: _is_number(value) and value > 0,
-        "a positive number",
-    ),
-    "generator_learning_rate": (
-        lambda value: _is_number(value) and value > 0,
-        "a positive number",
-    ),
-    "beta_1": (
-        lambda value: _is_number(value) and 0 <= value < 1,
-        "a number in [0, 1)",
-    ),
-    "batch_size": (
-        lambda value: _is_whole(value) and value >= 1,
-        "a whole number of at least 1",
-    ),
-    "noise_dim": (
-        lambda value: _is_whole(value) and value >= 1,
-        "a whole number of at least 1",
-    ),
-    "average": (
-        lambda value: _is_number(value) and 0 <= value < 1,
-        "a decay in (0, 1), or 0 for no average",
-    ),
-    "real_label": (
-        lambda value: _is_number(value) and 0.5 < value <= 1,
-        "a number above 0.5 and at most 1",
-    ),
-}
-
-
-def _check_value(name: str, value: Any, source: str) -> None:
-    """Raises a ValueError unless ``value`` is one that setting ``name`` can take."""
-    if name == "noise":
-        try:
-            parse_noise(value)
-        except ValueError as error:
-            raise ValueError(f"{source}: {error}") from None
-        return
-    accepts, expected = _EXPECTED[name]
-    if not accepts(value):
-        raise ValueError(
-            f"{source}: `{name}` takes {expected}. Received: {name}={value!r}"
-        )
-
-
-def _bounds(hyperparameter: hp_types.HyperParameter) -> list[Any]:
-    """The values a hyperparameter may draw that decide whether all of them are
-    valid: every choice, the fixed value, or a range's two ends."""
-    if isinstance(hyperparameter, hp_types.Choice):
-        return list(hyperparameter.values)
-    if isinstance(hyperparameter, hp_types.Fixed):
-        return [hyperparameter.value]
-    if isinstance(hyperparameter, (hp_types.Int, hp_types.Float)):
-        return [hyperparameter.min_value, hyperparameter.max_value]
-    return [True, False]  # Boolean: no setting takes True or False
-
-
-def _holds(hyperparameter: hp_types.HyperParameter, value: Any) -> bool:
-    """Whether ``hyperparameter`` can draw ``value``."""
-    if isinstance(hyperparameter, hp_types.Choice):
-        return value in hyperparameter.values
-    if isinstance(hyperparameter, hp_types.Fixed):
-        return value == hyperparameter.value
-    if isinstance(hyperparameter, hp_types.Int):
-        step = hyperparameter.step or 1
-        return (
-            _is_whole(value)
-            and hyperparameter.min_value <= value <= hyperparameter.max_value
-            and (value - hyperparameter.min_value) % step == 0
-        )
-    if isinstance(hyperparameter, hp_types.Float):
-        return (
-            _is_number(value)
-            and hyperparameter.min_value <= value <= hyperparameter.max_value
-        )
-    return False
-
-
-def _declare(
-    space: keras_tuner.HyperParameters, name: str, spec: Any, source: str
-) -> None:
-    """Declares setting ``name`` in ``space`` from a plain search entry."""
-    received = f"Received: {name}={spec!r}"
-    if isinstance(spec, (list, tuple)):
-        if not spec:
-            raise ValueError(f"{source}: `{name}` lists no values. {received}")
-        declare = partial(space.Choice, name, list(spec))
-    elif isinstance(spec, Mapping):
-        low, high = spec.get("min"), spec.get("max")
-        if set(spec) - {"min", "max", "sampling", "step"} or not (
-            _is_number(low) and _is_number(high) and low < high
-        ):
-            raise ValueError(
-                f"{source}: a range such as `{name}` is a dict with numbers `min` "
-                'below `max`, and optionally `sampling` ("linear" or "log") and '
-                f"`step`. {received}"
-            )
-        kind = space.Int if name in _INTEGER_SETTINGS else space.Float
-        declare = partial(
-            kind,
-            name,
-            low if kind == space.Int else float(low),
-            high if kind == space.Int else float(high),
-            step=spec.get("step"),
-            sampling=spec.get("sampling", "linear"),
-        )
-    elif isinstance(spec, (bool, int, float, str)):
-        declare = partial(space.Fixed, name, spec)
-    else:
-        raise ValueError(
-            f"{source}: `{name}` is a list of values, a dict with `min` and `max`, "
-            f"or one value. {received}"
-        )
-    try:
-        declare()
-    except (TypeError, ValueError) as error:
-        # KerasTuner's own checks: mixed types in a Choice, an unknown sampling, ...
-        raise ValueError(f"{source}: `{name}`: {error} {received}") from None
-
-
-def search_space(
-    search: Mapping[str, Any] | keras_tuner.HyperParameters | None = None,
-    source: str = "`search`",
-) -> keras_tuner.HyperParameters:
-    """A search space as KerasTuner's ``HyperParameters``, checked.
-
-    Args:
-        search: ``HyperParameters`` naming settings of :data:`SETTINGS`, or a plain
-            dict of them, as :data:`DEFAULT_SEARCH` is written. Defaults to
-            :data:`DEFAULT_SEARCH`.
-        source: Where ``search`` came from, for the messages.
-
-    Raises:
-        ValueError: the space is empty, names a setting :data:`SETTINGS` does not
-            hold, or can draw a value its setting cannot take.
-    """
-    if search is None:
-        search = DEFAULT_SEARCH
-    if isinstance(search, keras_tuner.HyperParameters):
-        names = [hyperparameter.name for hyperparameter in search.space]
-    elif isinstance(search, Mapping):
-        names = list(search)
-    else:
-        raise ValueError(
-            f"{source} must be a dict of settings or keras_tuner.HyperParameters. "
-            f"Received: {type(search).__name__}"
-        )
-    unknown = [name for name in names if name not in SETTINGS]
-    if unknown:
-        raise ValueError(
-            f"{source} names settings a search cannot tune: "
-            f"{', '.join(map(repr, unknown))}. Known: {', '.join(SETTINGS)}. "
-            f"Received: {', '.join(map(str, names))}"
-        )
-    if not names:
-        raise ValueError(
-            f"{source} is empty: name at least one of {', '.join(SETTINGS)}. "
-            f"Received: {search!r}"
-        )
-    if isinstance(search, keras_tuner.HyperParameters):
-        space = search.copy()
-    else:
-        space = keras_tuner.HyperParameters()
-        for name, spec in search.items():
-            _declare(space, name, spec, source)
-    for hyperparameter in space.space:
-        for value in _bounds(hyperparameter):
-            _check_value(hyperparameter.name, value, source)
-    return space
-
-
-def recipe_search(recipe: Recipe) -> tuple[Any, str]:
-    """The ``SEARCH`` of the file ``recipe`` was loaded from, and where it came from
-    in words: ``(None, "the default space")`` for a recipe without one."""
-    if recipe.file is None:
-        return None, "the default space"
-    module = _file_module(recipe.file)
-    if module is None:
-        load_recipe_file(recipe.file)  # it was loaded under another name since
-        module = _file_module(recipe.file)
-    search = getattr(module, "SEARCH", None)
-    if search is None:
-        return None, "the default space"
-    return search, f"SEARCH in {recipe.file}"
-
-
-def _file_module(file: str) -> Any:
-    """The module :func:`~gan_cookbook.recipe.load_recipe_file` ran ``file`` as
-    (it keeps each file's module in ``sys.modules``, named with this prefix)."""
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if (
-            name.startswith("gan_cookbook_recipe_file_")
-            and path
-            and os.path.realpath(path) == os.path.realpath(file)
-        ):
-            return module
-    return None
-
-
-# From drawn values to a recipe, and to a recipe file ------------------------------
-
-
-def optimizer_with(
-    make: Callable[[], keras.optimizers.Optimizer], **changes: Any
-) -> Callable[[], keras.optimizers.Optimizer]:
-    """``make``'s optimizer with some settings changed, as a recipe's optimizer: a
-    function of no arguments that returns a fresh one.
-
-    For optimizers a recipe file cannot write as ``partial(keras.optimizers.Adam,
-    ...)``: a class of your own, or a learning-rate schedule among the settings.
-    ``optimizer_with(BASE.generator_optimizer, learning_rate=4e-4)``.
-    """
-    return partial(_changed_optimizer, make, changes)
-
-
-def _changed_optimizer(
-    make: Callable[[], keras.optimizers.Optimizer], changes: dict[str, Any]
-) -> keras.optimizers.Optimizer:
-    optimizer = make()
-    return type(optimizer).from_config({**optimizer.get_config(), **changes})
-
-
-def _literal(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
-
-
-def _code(value: Any) -> str:
-    """``value`` as Python source, strings in double quotes as ruff writes them."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
-
-
-def _keywords(arguments: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={_code(value)}" for key, value in arguments.items())
-
-
-@dataclasses.dataclass(frozen=True)
-class _Change:
-    """A recipe field a trial changes: its value, and the code that makes it."""
-
-    value: Any
-    code: str
-    was: str  # the recipe's own, in words
-    imports: tuple[str, ...] = ()
-
-
-def _optimizer_change(
-    base: Recipe, field: str, changes: dict[str, Any], source: str
-) -> _Change:
-    make = getattr(base, field)
-    optimizer = make()
-    kind = type(optimizer)
-    config = optimizer.get_config()
-    for key in changes:
-        if key not in config:
-            raise ValueError(
-                f"{source} tunes {key}, but the recipe's {field} ({kind.__name__}) "
-                f"has no {key}. Received: {field}={kind.__name__}"
-            )
-    try:
-        defaults = kind().get_config()
-    except (TypeError, ValueError):
-        defaults = None  # a class of the recipe's own, with required arguments
-    public = getattr(keras.optimizers, kind.__name__, None) is kind
-    if defaults is not None and public:
-        arguments = {}
-        if isinstance(config.get("learning_rate"), float):
-            # Written first, always. Kept as a float32 variable: 2e-4 reads back as
-            # 0.00019999999494757503.
-            arguments["learning_rate"] = float(f"{config['learning_rate']:.7g}")
-        arguments.update(
-            (key, value)
-            for key, value in config.items()
-            if key not in ("name", *arguments) and defaults.get(key, object()) != value
-        )
-        was = f"{kind.__name__}({_keywords(arguments)})"
-        arguments.update(changes)
-        if all(_literal(value) for value in arguments.values()):
-            return _Change(
-                partial(kind, **arguments),
-                f"partial(keras.optimizers.{kind.__name__}, {_keywords(arguments)})",
-                was,
-                ("from functools import partial", "import keras"),
-            )
-    else:
-        was = kind.__name__
-    return _Change(
-        optimizer_with(make, **changes),
-        f"optimizer_with(BASE.{field}, {_keywords(changes)})",
-        was,
-        ("from gan_cookbook.tune import optimizer_with",),
-    )
-
-
-def _used(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Drawn values as a trial uses them: real numbers to a few significant digits
-    (a learning rate of 0.000423, not 0.00042318765...)."""
-    used = {}
-    for name, value in values.items():
-        if name in SETTINGS and isinstance(value, float) and value != 0:
-            digits = _SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value)))
-            value = round(value, digits)
-        used[name] = value
-    return used
-
-
-def _changes(
-    base: Recipe, values: Mapping[str, Any], source: str
-) -> dict[str, _Change]:
-    """The recipe fields a trial's ``values`` change."""
-    changes: dict[str, _Change] = {}
-    for field, prefix in (
-        ("discriminator_optimizer", "discriminator"),
-        ("generator_optimizer", "generator"),
-    ):
-        settings = {}
-        if f"{prefix}_learning_rate" in values:
-            settings["learning_rate"] = values[f"{prefix}_learning_rate"]
-        if "beta_1" in values:
-            settings["beta_1"] = values["beta_1"]
-        if settings:
-            changes[field] = _optimizer_change(base, field, settings, source)
-    for field in ("batch_size", "noise_dim", "real_label"):
-        if field in values:
-            changes[field] = _Change(
-                values[field], _code(values[field]), _code(getattr(base, field))
-            )
-    if "noise" in values:
-        noise = parse_noise(values["noise"])
-        arguments = (
-            f"low={noise.low!r}, high={noise.high!r}"
-            if noise.distribution == "uniform"
-            else f"mean={noise.mean!r}, stddev={noise.stddev!r}"
-        )
-        changes["noise"] = _Change(
-            noise,
-            f'Noise("{noise.distribution}", {arguments})',
-            noise_name(base.noise),
-            ("from gan_cookbook.loop import Noise",),
-        )
-    if "average" in values:
-        average = None if values["average"] == 0 else check_decay(values["average"])
-        changes["average"] = _Change(average, _code(average), _code(base.average))
-    return changes
-
-
-def recipe_values(recipe: Recipe, space: keras_tuner.HyperParameters) -> dict[str, Any]:
-    """The recipe's own value of each setting ``space`` tunes, where the space can
-    draw it: the values of the search's first trial, its baseline. Settings whose
-    value the space cannot draw (or no name can say) are left out."""
-    own: dict[str, Any] = {
-        "batch_size": recipe.batch_size,
-        "noise_dim": recipe.noise_dim,
-        "noise": noise_name(recipe.noise),
-        "average": 0.0 if recipe.average is None else recipe.average,
-        "real_label": recipe.real_label,
-    }
-    betas = set()
-    for field, prefix in (
-        ("discriminator_optimizer", "discriminator"),
-        ("generator_optimizer", "generator"),
-    ):
-        config = getattr(recipe, field)().get_config()
-        rate = config.get("learning_rate")
-        if isinstance(rate, float):
-            own[f"{prefix}_learning_rate"] = float(f"{rate:.7g}")
-        betas.add(config.get("beta_1"))
-    if len(betas) == 1 and _is_number(next(iter(betas))):
-        own["beta_1"] = float(next(iter(betas)))
-    return {
-        hyperparameter.name: own[hyperparameter.name]
-        for hyperparameter in space.space
-        if hyperparameter.name in own
-        and _holds(hyperparameter, own[hyperparameter.name])
-    }
-
-
-def _base_import(base: Recipe) -> tuple[str, ...] | None:
-    """The lines that make ``BASE`` in a recipe file, or ``None`` for a recipe made
-    in Python, which no file can import."""
-    if base.file is not None:
-        return (
-            "from gan_cookbook.recipe import load_recipe_file",
-            f"BASE = load_recipe_file({_code(base.file)})",
-        )
-    if base.name in recipes.BUILTIN and recipes.get(base.name) == base:
-        return (f"from gan_cookbook.recipes.{base.name} import RECIPE as BASE",)
-    return None
-
-
-def _import_order(line: str) -> tuple[int, str]:
-    """Standard library, then Keras, then this package, as ruff sorts them."""
-    module = line.split()[1]
-    group = 2 if module.startswith("gan_cookbook") else 1 if module == "keras" else 0
-    return group, line
-
-
-def recipe_source(
-    base: Recipe,
-    values: Mapping[str, Any],
-    *,
-    name: str,
-    description: str,
-    docstring: str,
-    space: keras_tuner.HyperParameters | None = None,
-    data: Mapping[str, Any] | None = None,
-) -> str | None:
-    """A recipe file: ``BASE``, the recipe ``base`` by name or path, with the
-    settings ``values`` (a search's names) replaced.
-
-    Args:
-        base: The recipe the search started from.
-        values: The settings, as a trial used them.
-        name: The new recipe's name.
-        description: The new recipe's description.
-        docstring: The file's docstring.
-        space: The search space, for each field's comment (what was searched).
-        data: The ``--data`` the search trained on: ``path``, ``resize``,
-            ``skip_bad_images``; the file loads it.
-
-    Returns:
-        The file's text, or ``None`` when ``base`` was made in Python.
-    """
-    base_lines = _base_import(base)
-    if base_lines is None:
-        return None
-    changes = _changes(base, values, "the search")
-    imports = {
-        "import dataclasses",
-        *(line for line in base_lines if " import " in line),
-    }
-    for change in changes.values():
-        imports.update(change.imports)
-    searched = {} if space is None else {hp.name: hp for hp in space.space}
-    body = [f"    name={_code(name)},", f"    description={_code(description)},"]
-    if data is not None:
-        imports.update(
-            ("from functools import partial", "from gan_cookbook.data import load_path")
-        )
-        body += [
-            "    # The data the search trained and measured on.",
-            "    load_data=partial(",
-            f"        load_path, {_code(data['path'])}, "
-            f"resize={_code(data['resize'])}, "
-            f"skip_bad_images={data['skip_bad_images']!r}",
-            "    ),",
-        ]
-    for field, change in changes.items():
-        related = _RELATED.get(field, (field,))
-        ranges = "; ".join(
-            _describe(searched[setting]) for setting in related if setting in searched
-        )
-        note = f"Search space: {ranges}" if ranges else "Tuned"
-        body += textwrap.wrap(
-            f"{note}; {base.name}'s own: {change.was}.",
-            width=88,
-            initial_indent="    # ",
-            subsequent_indent="    # ",
-            break_on_hyphens=False,
-        )
-        body += _assignment(field, change.code)
-    assignments = [line for line in base_lines if " import " not in line]
-    lines = [f'"""{_wrap_docstring(docstring)}\n"""', ""]
-    groups: dict[int, list[str]] = {}
-    for line in imports:
-        groups.setdefault(_import_order(line)[0], []).append(line)
-    for group in sorted(groups):
-        # As isort writes them: "import x" before "from x import y".
-        lines += sorted(groups[group], key=lambda line: (line.startswith("from"), line))
-        lines.append("")
-    if assignments:
-        lines += [*assignments, ""]
-    lines += [
-        "# Every other setting is BASE's own, its epochs too.",
-        "RECIPE = dataclasses.replace(",
-        "    BASE,",
-        *body,
-        ")",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _assignment(field: str, code: str) -> list[str]:
-    """``field=code,`` in the recipe's call, split over lines as ruff splits a call
-    that does not fit in 88 columns."""
-    line = f"    {field}={code},"
-    opened = code.find("(")
-    if len(line) <= 88 or opened < 0 or not code.endswith(")"):
-        return [line]
-    arguments = code[opened + 1 : -1]
-    inner = f"        {arguments}"
-    if len(inner) <= 88:
-        return [f"    {field}={code[: opened + 1]}", inner, "    ),"]
-    parts = [part.strip() for part in arguments.split(", ")]
-    return [
-        f"    {field}={code[: opened + 1]}",
-        *(f"        {part}," for part in parts),
-        "    ),",
-    ]
-
-
-def _wrap_docstring(text: str) -> str:
-    """Each paragraph wrapped to 88 columns; indented lines (commands) as they are."""
-    paragraphs = []
-    for paragraph in text.split("\n\n"):
-        if paragraph.startswith(" "):
-            paragraphs.append(paragraph)
-        else:
-            paragraphs.append(
-                textwrap.fill(
-                    paragraph, width=85, break_on_hyphens=False, break_long_words=False
-                )
-            )
-    return "\n\n".join(paragraphs)
-
-
-_RELATED = {
-    "discriminator_optimizer": ("discriminator_learning_rate", "beta_1"),
-    "generator_optimizer": ("generator_learning_rate", "beta_1"),
-}
-"""The search's settings behind a recipe field, where they are not its own name."""
-
-
-def _describe(hyperparameter: hp_types.HyperParameter) -> str:
-    """A hyperparameter's range in words, for a recipe file's comment."""
-    name = hyperparameter.name
-    if isinstance(hyperparameter, hp_types.Choice):
-        return f"{name} of {', '.join(map(_code, hyperparameter.values))}"
-    if isinstance(hyperparameter, hp_types.Fixed):
-        return f"{name} fixed at {hyperparameter.value!r}"
-    if isinstance(hyperparameter, (hp_types.Int, hp_types.Float)):
-        sampling = " (log)" if hyperparameter.sampling == "log" else ""
-        return (
-            f"{name} from {hyperparameter.min_value:g} to "
-            f"{hyperparameter.max_value:g}{sampling}"
-        )
-    return name
-
-
-# The table -------------------------------------------------------------------
-
-
-def _minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{rest:02d}"
-
-
-def _last(trial: Any, metric: str) -> float | None:
-    if not trial.metrics.exists(metric):
-        return None
-    value = trial.metrics.get_last_value(metric)
-    return None if value is None else float(value)
-
-
-def trial_rows(
-    oracle: keras_tuner.Oracle, names: Sequence[str], baseline: str | None
-) -> list[dict[str, Any]]:
-    """One row per trial of ``oracle``, in trial order: ``trial``, ``status``,
-    :data:`OBJECTIVE`, ``seconds``, each setting of ``names`` and ``note``."""
-    rows = []
-    for trial_id in sorted(oracle.trials, key=int):
-        trial = oracle.trials[trial_id]
-        values = _used(trial.hyperparameters.values)
-        status = str(trial.status)
-        notes = []
-        if trial_id == baseline:
-            notes.append("the recipe's own settings")
-        if status == "FAILED" and trial.message:
-            # KerasTuner keeps the traceback; its last line is the error.
-            lines = [
-                line for line in trial.message.strip().splitlines() if line.strip()
-            ]
-            last = lines[-1].strip() if lines else "failed"
-            notes.append(re.sub(r"^[\w.]*(Error|Exception): ", "", last))
-        rows.append(
-            {
-                "trial": trial_id,
-                "status": status,
-                OBJECTIVE: _last(trial, OBJECTIVE) if status == "COMPLETED" else None,
-                "seconds": _last(trial, "seconds"),
-                **{name: values.get(name) for name in names},
-                "note": "; ".join(notes),
-            }
-        )
-    return rows
-
-
-def best_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The completed trial with the lowest objective (the first of equals)."""
-    done = [
-        row
-        for row in rows
-        if row["status"] == "COMPLETED" and row[OBJECTIVE] is not None
-    ]
-    return min(done, key=lambda row: row[OBJECTIVE]) if done else None
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def markdown_table(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
-    """The trials as a Markdown table, the best one's objective in bold."""
-    best = best_row(rows)
-    header = ["trial", "status", "Fréchet distance", "time", *names, "note"]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "| "
-        + " | ".join(
-            "---:" if column in ("Fréchet distance", "time") else "---"
-            for column in header
-        )
-        + " |",
-    ]
-    for row in rows:
-        distance = "" if row[OBJECTIVE] is None else f"{row[OBJECTIVE]:.2f}"
-        if row is best:
-            distance = f"**{distance}**"
-        cells = [
-            row["trial"],
-            row["status"].lower(),
-            distance,
-            _minutes(row["seconds"]),
-            *(_cell(row[name]) for name in names),
-            row["note"].replace("|", "/"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 # A search ---------------------------------------------------------------------
 
 
@@ -1043,7 +303,7 @@ class _Search:
         description = (
             f"{self.recipe.name} with the settings of trial {trial_id} of a search"
         )
-        changes = _changes(self.recipe, values, self.source)
+        changes = recipe_changes(self.recipe, values, self.source)
         text = recipe_source(
             self.recipe,
             values,
@@ -1090,9 +350,9 @@ class _Search:
         self, trial_id: str, drawn: Mapping[str, Any]
     ) -> dict[str, float]:
         started = time.perf_counter()
-        values = _used(drawn)
+        values = used_values(drawn)
         shown = ", ".join(
-            f"{name} {_cell(values[name])}" for name in self.names if name in values
+            f"{name} {cell_text(values[name])}" for name in self.names if name in values
         )
         self.say(f"Trial {trial_id} ({self.tuner_note(trial_id)}): {shown}")
         # KerasTuner's own habit before each trial: a fresh Keras state, so that
@@ -1155,7 +415,7 @@ class _Search:
         self.ran.append(trial_id)
         self.say(
             f"Trial {trial_id} done: Fréchet distance {distance:.2f} in "
-            f"{_minutes(seconds)} (N = {metrics['n']}; {folder})"
+            f"{minutes_seconds(seconds)} (N = {metrics['n']}; {folder})"
         )
         return {OBJECTIVE: distance, "seconds": seconds}
 
@@ -1457,7 +717,7 @@ def _held(out: Path, role: Role) -> Iterator[None]:
 
 
 def _check_count(name: str, value: Any, low: int) -> None:
-    if not _is_whole(value) or value < low:
+    if not is_whole(value) or value < low:
         raise ValueError(
             f"`{name}` must be an integer of at least {low}. Received: {name}={value!r}"
         )
@@ -1534,7 +794,7 @@ def tune(
         _check_count("epochs", epochs, 1)
     if limit is not None:
         _check_count("limit", limit, 1)
-    if not _is_whole(seed) or seed < 0:
+    if not is_whole(seed) or seed < 0:
         raise ValueError(
             f"`seed` must be an integer of at least 0. Received: seed={seed!r}"
         )
@@ -1556,7 +816,7 @@ def tune(
                 'Gaussian process): pip install "gan-cookbook[bayesian]". '
                 f"Received: oracle='bayesian', {', '.join(missing)} not installed"
             )
-    if not _is_number(chief_timeout) or chief_timeout <= 0:
+    if not is_number(chief_timeout) or chief_timeout <= 0:
         raise ValueError(
             f"`chief_timeout` must be a positive number of seconds. "
             f"Received: chief_timeout={chief_timeout!r}"
@@ -1569,7 +829,7 @@ def tune(
         source = "`search`"
     space = search_space(search, source)
     names = [hyperparameter.name for hyperparameter in space.space]
-    batches = [_bounds(hp) for hp in space.space if hp.name == "batch_size"]
+    batches = [bounds(hp) for hp in space.space if hp.name == "batch_size"]
     largest_batch = max(batches[0]) if batches else recipe.batch_size
     if limit is not None and largest_batch > limit:
         raise ValueError(
@@ -1579,7 +839,7 @@ def tune(
         )
     # Every value drawn must make a recipe: an optimizer without beta_1 fails here.
     own = recipe_values(recipe, space)
-    _changes(recipe, {hp.name: _bounds(hp)[0] for hp in space.space}, source)
+    recipe_changes(recipe, {hp.name: bounds(hp)[0] for hp in space.space}, source)
     epochs = epochs or recipe.epochs
     data = None if data is None else str(Path(data).resolve())
     settings = {

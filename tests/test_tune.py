@@ -20,16 +20,14 @@ from PIL import Image
 from gan_cookbook import recipes
 from gan_cookbook.cli import TUNE_ORACLES, main
 from gan_cookbook.recipe import load_recipe_file
-from gan_cookbook.tune import (
+from gan_cookbook.search_space import (
     DEFAULT_SEARCH,
-    ORACLES,
     SETTINGS,
-    SearchStopped,
     noise_name,
     parse_noise,
     search_space,
-    tune,
 )
+from gan_cookbook.tune import ORACLES, SearchStopped, tune
 
 ROOT = Path(__file__).parent.parent
 # Each trial: 256 images, one epoch, measured on 200 images.
@@ -470,14 +468,14 @@ def test_a_stopped_search_says_how_to_continue(tmp_path, monkeypatch):
 
 
 def test_an_optimizer_no_partial_can_write_is_changed_in_place():
-    from gan_cookbook.tune import _changes
+    from gan_cookbook.search_space import recipe_changes
 
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)
     own = recipes.get("mnist_quick")
     recipe = own.replace(
         generator_optimizer=partial(keras.optimizers.Adam, schedule, beta_1=0.5)
     )
-    change = _changes(recipe, {"beta_1": 0.9}, "`search`")["generator_optimizer"]
+    change = recipe_changes(recipe, {"beta_1": 0.9}, "`search`")["generator_optimizer"]
     # A schedule cannot be written as a literal: the recipe's own optimizer, changed.
     assert change.code == "optimizer_with(BASE.generator_optimizer, beta_1=0.9)"
     config = change.value().get_config()
@@ -486,7 +484,7 @@ def test_an_optimizer_no_partial_can_write_is_changed_in_place():
     # SGD has no beta_1 to tune.
     recipe = own.replace(discriminator_optimizer=partial(keras.optimizers.SGD, 1e-2))
     with pytest.raises(ValueError, match=r"discriminator_optimizer \(SGD\) has no"):
-        _changes(recipe, {"beta_1": 0.9}, "`search`")
+        recipe_changes(recipe, {"beta_1": 0.9}, "`search`")
 
 
 def test_one_process_at_a_time_holds_a_search(tmp_path):
