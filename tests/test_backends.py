@@ -52,7 +52,7 @@ def test_loop_on_backend(backend, tmp_path):
         **(jax_compilation_cache(tmp_path / "jax_cache") if backend == "jax" else {}),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],
