@@ -63,7 +63,8 @@ def main() -> None:
 
     from gan_cookbook.cli import resolve_recipe
     from gan_cookbook.cook import prepare
-    from gan_cookbook.evaluation import Evaluator, evaluation_data, splits_of
+    from gan_cookbook.evaluation import Evaluator
+    from gan_cookbook.evaluation.measure import evaluator_of
 
     recipe = resolve_recipe(arguments.recipe)
     out = arguments.out or ROOT / "runs" / "quality" / recipe.name
@@ -85,9 +86,7 @@ def main() -> None:
             wall = time.time() - STARTED - self.measuring
             began = time.time()
             if self.evaluator is None:
-                training, test = splits_of(run.dataset)
-                data = evaluation_data(training, test, arguments.n, seed=0)
-                self.evaluator = Evaluator(data, verbose=0)
+                self.evaluator = evaluator_of(run.dataset, arguments.n, verbose=0)
             row = {"epoch": epoch + 1, "wall_seconds": round(wall, 1)}
             generators = {"trained": run.generator}
             if run.averaged is not None:
