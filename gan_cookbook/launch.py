@@ -7,6 +7,7 @@ before its first Keras import.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import json
@@ -14,7 +15,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +47,7 @@ BACKEND_PACKAGES = {
 """Keras backend name (also the module Keras imports for it): what to ``pip
 install``."""
 
-START_UP_NOISE = re.compile(
+BACKEND_NOISE = re.compile(
     "|".join(
         (
             r"All log messages before absl::InitializeLog\(\) is called",
@@ -62,8 +62,9 @@ START_UP_NOISE = re.compile(
         )
     )
 )
-"""Lines TensorFlow prints while starting on any machine without a GPU: facts about
-the machine, not problems."""
+"""Lines TensorFlow prints on any machine without a GPU, while starting and at a
+model's first step (its graph optimiser declining a fusion, which it then skips):
+facts about the machine and the graph, not problems."""
 
 
 def backend_name() -> str:
@@ -97,25 +98,32 @@ def missing_backend() -> str | None:
 
 
 @contextlib.contextmanager
-def filtered_stderr(noise: re.Pattern[str] = START_UP_NOISE) -> Iterator[None]:
-    """Holds back what is written to the process's stderr (C++ libraries included)
-    and writes it out at the end without the lines that match ``noise``."""
+def filtered_stderr(noise: re.Pattern[str] = BACKEND_NOISE) -> Iterator[None]:
+    """Passes on, line by line as it comes, what the process writes to its stderr
+    (C++ libraries included), without the lines that match ``noise``."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            text = held.read().decode(errors="replace")
-            kept = [line for line in text.splitlines() if not noise.search(line)]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-                sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not noise.search(line.decode(errors="replace")):
+                    os.write(saved, line)
+
+    forwarder = threading.Thread(target=forward, name="filtered-stderr", daemon=True)
+    forwarder.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        # Closes the pipe's last writer (a child process may hold another): the
+        # forwarder reads to its end and stops.
+        os.dup2(saved, 2)
+        forwarder.join(timeout=10)
+        os.close(saved)
 
 
 @contextlib.contextmanager
@@ -171,8 +179,13 @@ def start_keras() -> None:
     problem = missing_backend()
     if problem is not None:
         raise ImportError(problem)
-    quiet = filtered_stderr() if USER_LOG_LEVEL is None else contextlib.nullcontext()
-    with quiet, interrupts_deferred():
+    if USER_LOG_LEVEL is None:
+        # For the rest of the process: TensorFlow's graph optimiser prints some of
+        # these lines (remapper) at a model's first step, not at start-up.
+        quiet = contextlib.ExitStack()
+        quiet.enter_context(filtered_stderr())
+        atexit.register(quiet.close)
+    with interrupts_deferred():
         import keras
 
         # The first operation finds the devices: where TensorFlow looks for CUDA.
