@@ -149,7 +149,7 @@ def test_batchnorm_statistics_are_recomputed_for_the_averaged_weights():
 
 
 def test_two_averaged_epochs_equal_one_then_a_resume(tmp_path):
-    mnist = recipes.get("mnist").replace(average=0.9)
+    mnist = recipes.get("mnist_quick").replace(average=0.9)
     cook(mnist, out=tmp_path / "straight", epochs=2, **SMALL)
     cook(mnist, out=tmp_path / "split", epochs=1, **SMALL)
     cook(mnist, out=tmp_path / "split", epochs=2, resume=True, **SMALL)
@@ -163,7 +163,7 @@ def test_two_averaged_epochs_equal_one_then_a_resume(tmp_path):
 
 
 def test_an_averaged_run_saves_both_generators_and_samples_the_average(tmp_path):
-    mnist = recipes.get("mnist").replace(average=0.9)
+    mnist = recipes.get("mnist_quick").replace(average=0.9)
     result = cook(mnist, out=tmp_path / "run", epochs=1, **SMALL)
     out = Path(result.out)
     averaged = keras.saving.load_model(out / "generator.keras", compile=False)
@@ -195,7 +195,7 @@ def test_an_averaged_run_saves_both_generators_and_samples_the_average(tmp_path)
 
 
 def test_a_recipe_without_an_average_saves_one_generator(tmp_path):
-    plain = dataclasses.replace(recipes.get("mnist"), average=None)
+    plain = dataclasses.replace(recipes.get("mnist_quick"), average=None)
     result = cook(plain, out=tmp_path / "run", epochs=1, **SMALL)
     assert result.averaged_generator is None
     assert not (tmp_path / "run" / "generator_raw.keras").exists()

@@ -83,15 +83,17 @@ def test_too_little_disk_space(tmp_path, monkeypatch):
 
 def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
     out = tmp_path / "run"
-    assert invoke("cook", "mnist", *QUICK, "--out", out).exit_code == 0
+    assert invoke("cook", "mnist_quick", *QUICK, "--out", out).exit_code == 0
     (out / "samples" / "stale.png").write_bytes(b"")
-    result = invoke("cook", "mnist", *QUICK, "--out", out, "--overwrite", "--seed", "4")
+    result = invoke(
+        "cook", "mnist_quick", *QUICK, "--out", out, "--overwrite", "--seed", "4"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "recipe.json").read_text())["seed"] == 4
     assert not (out / "samples" / "stale.png").exists()
 
     result = invoke(
-        "cook", "mnist", "--limit", "96", "--batch-size", "16", "--epochs", "2",
+        "cook", "mnist_quick", "--limit", "96", "--batch-size", "16", "--epochs", "2",
         "--precision", "mixed_bfloat16", "--seed", "0", "--out", out, "--resume",
     )  # fmt: skip
     assert result.exit_code == 2
@@ -101,7 +103,9 @@ def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
     assert "recipe.batch_size: 32 in the run, 16 given" in text
     assert "recipe.seed: 4 in the run, 0 given" in text
     assert "data.images: 64 in the run, 96 given" in text
-    result = invoke("cook", "mnist", *QUICK, "--seed", "4", "--out", out, "--resume")
+    result = invoke(
+        "cook", "mnist_quick", *QUICK, "--seed", "4", "--out", out, "--resume"
+    )
     assert result.exit_code == 2
     assert "has already trained 1 epochs. Pass --epochs above 1" in result.output
 

@@ -221,20 +221,23 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
 
 def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
     script = [sys.executable, str(ROOT / "benchmarks" / "end_to_end.py")]
-    options = ["--epochs", "1", "--limit", "256", "--n", "200", "--out", tmp_path]
+    options = ["--recipes", "mnist_quick", "--epochs", "1", "--limit", "256",
+               "--n", "200", "--out", tmp_path]  # fmt: skip
     result = subprocess.run(
         [*script, *map(str, options)], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(
-        (tmp_path / "mnist-classic-float32" / "metrics.json").read_text()
+        (tmp_path / "mnist_quick-classic-float32" / "metrics.json").read_text()
     )
     generated, floor = metrics["generated"], metrics["floor"]
     row = next(
-        line for line in result.stdout.splitlines() if line.startswith("| mnist")
+        line for line in result.stdout.splitlines() if line.startswith("| mnist_quick")
     )
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[:5] == ["mnist", "classic", "float32", keras.backend.backend(), "1"]
+    assert cells[:5] == [
+        "mnist_quick", "classic", "float32", keras.backend.backend(), "1"
+    ]  # fmt: skip
     assert 0 < float(cells[5].replace(",", "")) < 600  # seconds, start to last file
     assert cells[6] == (
         f"{generated['frechet_distance']:.2f} ({floor['frechet_distance']:.2f})"
@@ -244,7 +247,8 @@ def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
         [*script, *map(str, options)], capture_output=True, text=True, cwd=ROOT
     )
     assert again.returncode == 2
-    assert "exist already" in again.stderr and "mnist-classic-float32" in again.stderr
+    assert "exist already" in again.stderr
+    assert "mnist_quick-classic-float32" in again.stderr
 
 
 def test_quality_time_script_measures_both_generators_after_each_epoch(tmp_path):

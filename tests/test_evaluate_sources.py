@@ -107,7 +107,7 @@ def test_evaluate_a_run_cooked_on_an_idx_file(tmp_path, keras_home):
     train = write_idx_pair(tmp_path / "digits", "train", 300, seed=1)
     test = write_idx_pair(tmp_path / "digits", "t10k", 100, seed=2)
     run = tmp_path / "run"
-    settings = cook_tiny("mnist", run, "--data", train)
+    settings = cook_tiny("mnist_quick", run, "--data", train)
     assert settings["data"]["identity"]["kind"] == "file"
     assert settings["data"]["identity"]["path"] == str(train)
 
@@ -133,7 +133,7 @@ def test_evaluate_a_run_cooked_on_an_image_folder_with_classes(tmp_path, keras_h
     home, _ = keras_home
     folder = write_class_folders(tmp_path / "shapes")
     run = tmp_path / "run"
-    settings = cook_tiny("mnist", run, "--data", folder)
+    settings = cook_tiny("mnist_quick", run, "--data", folder)
     assert settings["data"]["identity"] == {
         "kind": "folder", "name": None, "path": str(folder), "channels": None,
         "resize": "lanczos", "skip_bad_images": False,
