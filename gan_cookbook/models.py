@@ -163,6 +163,16 @@ def conditional_cooking_generator(
     return keras.Model([noise, label], images, name="conditional_cooking_generator")
 
 
+def _projection_logit(features, label, num_classes: int):
+    """A projection discriminator's logit (Miyato and Koyama, 2018):
+    ``Dense(1)(features) + embedding(label) . features``."""
+    embedded = layers.Embedding(
+        num_classes, features.shape[-1], name="label_embedding"
+    )(label)
+    projected = layers.Dot(axes=1)([features, embedded])
+    return layers.Add()([layers.Dense(1)(features), projected])
+
+
 CONDITIONINGS = ("projection", "channels", "multiply")
 """How :func:`conditional_cooking_discriminator` takes the label in."""
 
@@ -197,12 +207,7 @@ def conditional_cooking_discriminator(
     images = keras.Input(shape=image_shape, name="images")
     label = keras.Input(shape=(), dtype="int32", name="label")
     if conditioning == "projection":
-        features = _cooking_features(images)
-        embedded = layers.Embedding(
-            num_classes, features.shape[-1], name="label_embedding"
-        )(label)
-        projected = layers.Dot(axes=1)([features, embedded])
-        x = layers.Add()([layers.Dense(1)(features), projected])
+        x = _projection_logit(_cooking_features(images), label, num_classes)
     else:
         if conditioning == "channels":
             one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot")(
@@ -239,10 +244,16 @@ def quick_generator(
     cooking generator.
     """
     noise_dim = _check_noise_dim(noise_dim)
-    height, width, channels = _check_image_shape(image_shape)
-    seed_shape = (height // 4, width // 4, 2 * filters)
+    image_shape = _check_image_shape(image_shape)
     noise = keras.Input(shape=(noise_dim,), name="noise")
-    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(noise)
+    images = _quick_generator_layers(noise, image_shape, filters)
+    return keras.Model(noise, images, name="quick_generator")
+
+
+def _quick_generator_layers(x, image_shape: tuple[int, int, int], filters: int):
+    height, width, channels = image_shape
+    seed_shape = (height // 4, width // 4, 2 * filters)
+    x = layers.Dense(seed_shape[0] * seed_shape[1] * seed_shape[2])(x)
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
     x = layers.Reshape(seed_shape)(x)
@@ -250,8 +261,7 @@ def quick_generator(
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)
-    images = layers.Activation("tanh", dtype="float32")(x)
-    return keras.Model(noise, images, name="quick_generator")
+    return layers.Activation("tanh", dtype="float32")(x)
 
 
 def quick_discriminator(
@@ -266,14 +276,59 @@ def quick_discriminator(
     """
     image_shape = _check_image_shape(image_shape)
     images = keras.Input(shape=image_shape, name="images")
+    x = layers.Dense(1)(_quick_features(images, filters))
+    probability = layers.Activation("sigmoid", dtype="float32")(x)
+    return keras.Model(images, probability, name="quick_discriminator")
+
+
+def _quick_features(images, filters: int):
     x = images
     for width in (filters, 2 * filters):
         x = layers.Conv2D(width, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU(negative_slope=0.2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(1)(x)
+    return layers.Flatten()(x)
+
+
+def conditional_quick_generator(
+    noise_dim: int = 32,
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    embedding_dim: int = 10,
+    filters: int = 32,
+) -> keras.Model:
+    """:func:`quick_generator`, told which class to draw: ``[noise, label] ->
+    images``, the label embedded in ``embedding_dim`` numbers and joined to the
+    noise, as in :func:`conditional_cooking_generator`."""
+    noise_dim = _check_noise_dim(noise_dim)
+    image_shape = _check_image_shape(image_shape)
+    num_classes = check_num_classes(num_classes, conditional=True)
+    noise = keras.Input(shape=(noise_dim,), name="noise")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
+        label
+    )
+    x = layers.Concatenate()([noise, embedded])
+    images = _quick_generator_layers(x, image_shape, filters)
+    return keras.Model([noise, label], images, name="conditional_quick_generator")
+
+
+def conditional_quick_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    filters: int = 32,
+) -> keras.Model:
+    """:func:`quick_discriminator` judging an image as one of a class: ``[images,
+    label] -> probability``, a projection discriminator on its flattened features
+    (the conditioning measured best for the cooking D: docs/conditional.md)."""
+    image_shape = _check_image_shape(image_shape)
+    num_classes = check_num_classes(num_classes, conditional=True)
+    images = keras.Input(shape=image_shape, name="images")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    x = _projection_logit(_quick_features(images, filters), label, num_classes)
     probability = layers.Activation("sigmoid", dtype="float32")(x)
-    return keras.Model(images, probability, name="quick_discriminator")
+    return keras.Model(
+        [images, label], probability, name="conditional_quick_discriminator"
+    )
 
 
 def tutorial_generator(

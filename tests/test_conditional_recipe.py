@@ -22,6 +22,10 @@ from gan_cookbook.models import (
     CONDITIONINGS,
     conditional_cooking_discriminator,
     conditional_cooking_generator,
+    conditional_quick_discriminator,
+    conditional_quick_generator,
+    quick_discriminator,
+    quick_generator,
 )
 
 SMALL = {"limit": 128, "batch_size": 32, "verbose": 0}
@@ -66,11 +70,34 @@ def test_the_generator_draws_each_image_for_its_label():
     assert not np.allclose(images[0], images[1])
 
 
+def test_the_quick_conditional_models_add_only_the_label_weights():
+    keras.utils.set_random_seed(0)
+    generator = conditional_quick_generator(32, (28, 28, 1), num_classes=10)
+    discriminator = conditional_quick_discriminator((28, 28, 1), num_classes=10)
+    # G: a 10-number embedding per class, read by the Dense beside the noise.
+    plain_generator = quick_generator(32, (28, 28, 1))
+    assert generator.count_params() == (
+        plain_generator.count_params() + 10 * 10 + 10 * 7 * 7 * 64
+    )
+    # D: one embedding of its 7*7*64 flattened features per class.
+    assert discriminator.count_params() == (
+        quick_discriminator((28, 28, 1)).count_params() + 10 * 7 * 7 * 64
+    )
+    noise = np.full((2, 32), 0.5, "float32")
+    images = generator.predict_on_batch([noise, np.array([3, 7], "int32")])
+    assert images.shape == (2, 28, 28, 1) and not np.allclose(images[0], images[1])
+    same = np.repeat(images[:1], 2, axis=0)
+    judged = discriminator.predict_on_batch([same, np.array([3, 7], "int32")])
+    assert judged.shape == (2, 1) and not np.allclose(judged[0], judged[1])
+
+
 @pytest.mark.parametrize(
     "build, message",
     [
         (lambda: conditional_cooking_generator(10, num_classes=1), "num_classes"),
         (lambda: conditional_cooking_discriminator(num_classes=True), "num_classes"),
+        (lambda: conditional_quick_generator(32, num_classes=0), "num_classes"),
+        (lambda: conditional_quick_discriminator(image_shape=(27, 28, 1)), "by 4"),
         (
             lambda: conditional_cooking_discriminator(conditioning="add"),
             "`conditioning` must be one of projection, channels, multiply",

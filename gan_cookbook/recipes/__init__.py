@@ -18,6 +18,7 @@ BUILTIN = (
     "mnist_quick",
     "mnist_tutorial",
     "mnist_conditional",
+    "mnist_quick_conditional",
     "fashion_mnist",
     "fashion_mnist_conditional",
     "kmnist",

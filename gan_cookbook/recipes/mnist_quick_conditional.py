@@ -1,0 +1,31 @@
+"""MNIST digits drawn to order in five minutes on a CPU: mnist_quick told the digit.
+
+Run it: ``python -m gan_cookbook.recipes.mnist_quick_conditional``, then
+``gan-cookbook sample RUN --class 7``.
+"""
+
+from gan_cookbook.models import (
+    conditional_quick_discriminator,
+    conditional_quick_generator,
+)
+from gan_cookbook.recipes.mnist_quick import RECIPE as MNIST_QUICK
+
+# Every setting not given here is mnist_quick's, measured there (see
+# gan_cookbook/recipes/mnist_quick.py): noise of 32 uniform in [-1, 1), Adam 1e-3
+# for D and 2e-3 for G (beta_1 0.5), batch 64, 3 epochs, the average of G (decay
+# 0.99). The label joins the models as in mnist_conditional: its embedding beside
+# the noise for G, a projection discriminator for D (measured there against the
+# other two ways; docs/conditional.md).
+RECIPE = MNIST_QUICK.replace(
+    name="mnist_quick_conditional",
+    description="MNIST digits by class in under five minutes on a CPU: mnist_quick "
+    "with the label joined in (sample --class 7)",
+    conditional=True,
+    build_generator=conditional_quick_generator,
+    build_discriminator=conditional_quick_discriminator,
+)
+
+if __name__ == "__main__":
+    from gan_cookbook.cli import recipe_command
+
+    recipe_command(RECIPE)()
