@@ -11,6 +11,7 @@ with every figure, as JSON beside the run folder.
 
     python benchmarks/quality_time.py --recipe mnist --at 1,2,5,10
     python benchmarks/quality_time.py --recipe mnist_quick --at 1,2,3
+    python benchmarks/quality_time.py --recipe mnist_quick_conditional --at 1,2,3
     KERAS_BACKEND=jax python benchmarks/quality_time.py --recipe mnist --at 1,2,5,10,20
 
 Measuring N = 10,000 images of two generators costs about 40 s a row on 2 CPU cores.
@@ -97,6 +98,11 @@ def main() -> None:
                 )
                 row[name] = metrics["generated"]
                 row["floor"] = metrics["floor"]
+                if "label_accuracy" in metrics:
+                    # A conditional recipe: the share drawn as the class asked for.
+                    accuracy = metrics["label_accuracy"]
+                    row[name]["label_accuracy"] = accuracy["overall"]
+                    row["floor"]["label_accuracy"] = accuracy["real"]
             rows.append(row)
             self.measuring += time.time() - began
             print(json.dumps(summary(row)), flush=True)
@@ -131,6 +137,8 @@ def summary(row: dict) -> dict:
         if name in row:
             brief[f"{name}_fd"] = round(row[name]["frechet_distance"], 2)
             brief[f"{name}_classes"] = row[name]["classes_covered"]
+            if "label_accuracy" in row[name]:
+                brief[f"{name}_label_accuracy"] = row[name]["label_accuracy"]
     return brief
 
 
@@ -145,33 +153,41 @@ def classes(generated: dict) -> str:
 
 def table(report: dict) -> str:
     """The Markdown table: Fréchet distance and classes (covered, and the range of
-    their shares of the samples), trained and averaged."""
-    averaged = report["average"] is not None
-    header = "| epoch | wall time | FD, trained G | classes, trained G |"
-    rule = "| ---: | ---: | ---: | ---: |"
-    if averaged:
-        header += f" FD, average ({report['average']:g}) | classes, average |"
+    their shares of the samples), and a conditional recipe's label accuracy, trained
+    and averaged."""
+    rows = report["rows"]
+    conditional = bool(rows) and "label_accuracy" in rows[0]["trained"]
+    generators = {"trained": "trained G"}
+    if report["average"] is not None:
+        generators["averaged"] = f"average ({report['average']:g})"
+    header, rule = "| epoch | wall time |", "| ---: | ---: |"
+    for title in generators.values():
+        header += f" FD, {title} | classes, {title} |"
         rule += " ---: | ---: |"
+        if conditional:
+            header += f" label accuracy, {title} |"
+            rule += " ---: |"
     lines = [header, rule]
-    for row in report["rows"]:
+    for row in rows:
         minutes, seconds = divmod(int(round(row["wall_seconds"])), 60)
-        line = (
-            f"| {row['epoch']} | {minutes}:{seconds:02d} "
-            f"| {row['trained']['frechet_distance']:.1f} "
-            f"| {classes(row['trained'])} |"
-        )
-        if averaged:
-            line += (
-                f" {row['averaged']['frechet_distance']:.1f} "
-                f"| {classes(row['averaged'])} |"
-            )
+        line = f"| {row['epoch']} | {minutes}:{seconds:02d} |"
+        for name in generators:
+            line += f" {row[name]['frechet_distance']:.1f} | {classes(row[name])} |"
+            if conditional:
+                line += f" {row[name]['label_accuracy']:.1%} |"
         lines.append(line)
-    floor = report["rows"][-1]["floor"] if report["rows"] else None
+    floor = rows[-1]["floor"] if rows else None
     if floor is not None:
         lines.append(
             f"\nN = {report['n']:,}; real floor (as many training images): Fréchet "
             f"distance {floor['frechet_distance']:.2f}, {floor['classes_covered']} "
-            "classes."
+            "classes"
+            + (
+                f"; the classifier's label accuracy on the test images "
+                f"{floor['label_accuracy']:.1%}."
+                if conditional and floor.get("label_accuracy") is not None
+                else "."
+            )
         )
     return "\n".join(lines)
 

@@ -254,12 +254,12 @@ def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
 def test_quality_time_script_measures_both_generators_after_each_epoch(tmp_path):
     out = tmp_path / "quick"
     command = [sys.executable, str(ROOT / "benchmarks" / "quality_time.py"),
-               "--recipe", "mnist_quick", "--at", "2,1", "--limit", "256",
+               "--recipe", "mnist_quick_conditional", "--at", "2,1", "--limit", "256",
                "--n", "200", "--out", str(out)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "quick.json").read_text())
-    assert report["recipe"] == "mnist_quick" and report["average"] == 0.99
+    assert report["recipe"] == "mnist_quick_conditional" and report["average"] == 0.99
     assert [row["epoch"] for row in report["rows"]] == [1, 2]
     first, second = report["rows"]
     assert 0 < first["wall_seconds"] < second["wall_seconds"]
@@ -267,10 +267,37 @@ def test_quality_time_script_measures_both_generators_after_each_epoch(tmp_path)
         assert row["trained"]["frechet_distance"] > 0
         averaged, trained = row["averaged"], row["trained"]
         assert averaged["frechet_distance"] != trained["frechet_distance"]
+        # A conditional recipe: the share drawn as asked, and the classifier's own.
+        assert 0 <= trained["label_accuracy"] <= 1
+        assert row["floor"]["label_accuracy"] > 0.95
     line = next(line for line in result.stdout.splitlines() if line.startswith("| 2 "))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[2] == f"{second['trained']['frechet_distance']:.1f}"
-    assert cells[4] == f"{second['averaged']['frechet_distance']:.1f}"
+    assert cells[4] == f"{second['trained']['label_accuracy']:.1%}"
+    assert cells[5] == f"{second['averaged']['frechet_distance']:.1f}"
+    assert cells[7] == f"{second['averaged']['label_accuracy']:.1%}"
     assert (out / "generator_raw.keras").is_file()  # an ordinary run folder
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_quality_time_table_of_a_recipe_without_labels_or_average():
+    spec = importlib.util.spec_from_file_location(
+        "quality_time", ROOT / "benchmarks" / "quality_time.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    generated = {"frechet_distance": 12.34, "classes_covered": 9,
+                 "class_histogram": [0.2, 0.05] + [0.75 / 8] * 8}  # fmt: skip
+    floor = {"frechet_distance": 0.714, "classes_covered": 10}
+    report = {"average": None, "n": 10000, "rows": [
+        {"epoch": 3, "wall_seconds": 234.4, "trained": generated, "floor": floor}
+    ]}  # fmt: skip
+    assert module.table(report).splitlines() == [
+        "| epoch | wall time | FD, trained G | classes, trained G |",
+        "| ---: | ---: | ---: | ---: |",
+        "| 3 | 3:54 | 12.3 | 9 (5.0-20.0%) |",
+        "",
+        "N = 10,000; real floor (as many training images): Fréchet distance 0.71, "
+        "10 classes.",
+    ]
