@@ -181,7 +181,9 @@ INTERRUPTED = "gan_cookbook.interrupted"
 
 
 class Interruptible(click.Command):
-    """A command that Ctrl-C ends with status 130 and one line, at any moment.
+    """A command that Ctrl-C ends with status 130 and one line, at any moment, and
+    whose stderr is without TensorFlow's lines about the machine
+    (:func:`~gan_cookbook.launch.backend_noise_filtered`).
 
     Click would print "Aborted!" and exit with 1, or a traceback come from the
     middle of an import. A command that has something to keep says what in
@@ -203,7 +205,8 @@ class Interruptible(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with launch.backend_noise_filtered():
+                return super().invoke(ctx)
         except KeyboardInterrupt:
             explain = ctx.meta.get(INTERRUPTED, lambda: launch.NOTHING_WRITTEN)
             click.echo(f"\n{explain()}", err=True)

@@ -167,9 +167,39 @@ NOTHING_WRITTEN = "Interrupted: nothing written."
 """What a command interrupted before it wrote anything says."""
 
 
+_filtering = threading.local()
+
+
+@contextlib.contextmanager
+def backend_noise_filtered() -> Iterator[None]:
+    """:func:`filtered_stderr` for a whole command, unless ``TF_CPP_MIN_LOG_LEVEL``
+    was set by the user; inside one already, nothing more.
+
+    A command's, not Keras' start's: TensorFlow starts with whichever module imports
+    Keras first, and its graph optimiser prints some of these lines (remapper) at a
+    model's first step.
+    """
+    if USER_LOG_LEVEL is not None or getattr(_filtering, "active", False):
+        yield
+        return
+    _filtering.active = True
+    try:
+        with filtered_stderr():
+            yield
+    finally:
+        _filtering.active = False
+
+
+def filter_backend_noise_until_exit() -> None:
+    """:func:`backend_noise_filtered` from now until the process exits: for a
+    process that starts Keras before its command begins."""
+    filtered = contextlib.ExitStack()
+    filtered.enter_context(backend_noise_filtered())
+    atexit.register(filtered.close)
+
+
 def start_keras() -> None:
-    """Imports Keras and starts its backend, without TensorFlow's start-up lines
-    unless ``TF_CPP_MIN_LOG_LEVEL`` was set by the user.
+    """Imports Keras and starts its backend.
 
     Raises:
         ImportError: the backend is not installed (the message says what to install).
@@ -179,12 +209,6 @@ def start_keras() -> None:
     problem = missing_backend()
     if problem is not None:
         raise ImportError(problem)
-    if USER_LOG_LEVEL is None:
-        # For the rest of the process: TensorFlow's graph optimiser prints some of
-        # these lines (remapper) at a model's first step, not at start-up.
-        quiet = contextlib.ExitStack()
-        quiet.enter_context(filtered_stderr())
-        atexit.register(quiet.close)
     with interrupts_deferred():
         import keras
 

@@ -59,6 +59,7 @@ if sys.argv[:1] == ["-m"]:
     # for ``gan-cookbook``: quietly, with a one-line error if the backend is missing
     # and status 130 without a traceback on Ctrl-C. The recipe's imports happen
     # here too, so that nothing is left to interrupt before its command begins.
+    launch.filter_backend_noise_until_exit()
     try:
         launch.start_keras()
         with launch.interrupts_deferred():
