@@ -199,9 +199,9 @@ def test_mnist_quick_cooks_end_to_end_and_samples_its_average(tmp_path):
         assert (out / name).is_file(), name
     settings = json.loads((out / "recipe.json").read_text())
     assert settings["recipe"]["average"] == 0.99
-    assert settings["recipe"]["build_generator"].endswith("quick_generator")
+    assert settings["recipe"]["build_generator"].endswith("refined_quick_generator")
     averaged = keras.saving.load_model(out / "generator.keras", compile=False)
-    assert averaged.name == "quick_generator_averaged"
+    assert averaged.name == "refined_quick_generator_averaged"
     assert averaged.input_shape == (None, 32)
     grid = tmp_path / "grid.png"
     result = invoke("sample", out, "--n", 9, "--out", grid)

@@ -7,6 +7,8 @@ from gan_cookbook.models import (
     cooking_discriminator,
     cooking_generator,
     precision_scope,
+    quick_generator,
+    refined_quick_generator,
     tutorial_discriminator,
     tutorial_generator,
 )
@@ -62,6 +64,20 @@ def test_cooking_discriminator(channels):
         (None, 6272), (None, 1), (None, 1),
     ]  # fmt: skip
     assert model.layers[-1].get_config()["activation"] == "sigmoid"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_refined_quick_generator_adds_one_half_resolution_convolution(channels):
+    plain = quick_generator(32, (28, 28, channels))
+    model = refined_quick_generator(32, (28, 28, channels))
+    assert model.output_shape == (None, 28, 28, channels)
+    # Conv2D 32 -> 32, 3x3, and its BatchNorm (4 per feature, 2 of them trainable).
+    added = (3 * 3 * 32 * 32 + 32) + 4 * 32
+    assert model.count_params() == plain.count_params() + added
+    (convolution,) = [
+        layer for layer in model.layers if type(layer).__name__ == "Conv2D"
+    ]
+    assert convolution.output.shape[1:] == (14, 14, 32)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
