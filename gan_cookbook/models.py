@@ -150,15 +150,8 @@ def conditional_cooking_generator(
     numbers and joined to the noise (Mirza and Osindero, 2014); the layers after
     that are :func:`cooking_generator`'s.
     """
-    noise_dim = _check_noise_dim(noise_dim)
     image_shape = _check_image_shape(image_shape)
-    num_classes = check_num_classes(num_classes, conditional=True)
-    noise = keras.Input(shape=(noise_dim,), name="noise")
-    label = keras.Input(shape=(), dtype="int32", name="label")
-    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
-        label
-    )
-    x = layers.Concatenate()([noise, embedded])
+    noise, label, x = _noise_and_label(noise_dim, num_classes, embedding_dim)
     images = _cooking_generator_layers(x, image_shape)
     return keras.Model([noise, label], images, name="conditional_cooking_generator")
 
@@ -171,6 +164,19 @@ def _projection_logit(features, label, num_classes: int):
     )(label)
     projected = layers.Dot(axes=1)([features, embedded])
     return layers.Add()([layers.Dense(1)(features), projected])
+
+
+def _noise_and_label(noise_dim: int, num_classes: int, embedding_dim: int):
+    """A conditional G's two inputs, and the noise joined to the label's embedding
+    (Mirza and Osindero, 2014)."""
+    noise_dim = _check_noise_dim(noise_dim)
+    num_classes = check_num_classes(num_classes, conditional=True)
+    noise = keras.Input(shape=(noise_dim,), name="noise")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
+        label
+    )
+    return noise, label, layers.Concatenate()([noise, embedded])
 
 
 CONDITIONINGS = ("projection", "channels", "multiply")
@@ -321,15 +327,8 @@ def conditional_quick_generator(
     """:func:`quick_generator`, told which class to draw: ``[noise, label] ->
     images``, the label embedded in ``embedding_dim`` numbers and joined to the
     noise, as in :func:`conditional_cooking_generator`."""
-    noise_dim = _check_noise_dim(noise_dim)
     image_shape = _check_image_shape(image_shape)
-    num_classes = check_num_classes(num_classes, conditional=True)
-    noise = keras.Input(shape=(noise_dim,), name="noise")
-    label = keras.Input(shape=(), dtype="int32", name="label")
-    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(
-        label
-    )
-    x = layers.Concatenate()([noise, embedded])
+    noise, label, x = _noise_and_label(noise_dim, num_classes, embedding_dim)
     images = _quick_generator_layers(x, image_shape, filters)
     return keras.Model([noise, label], images, name="conditional_quick_generator")
 
