@@ -162,21 +162,23 @@ def test_cooking_prints_no_backend_noise_unless_the_user_asks(tmp_path):
     quiet = python(command.replace("sys.argv[1]", repr(str(tmp_path / "a"))))
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
+
+    def run(*arguments, **env):
+        return subprocess.run(
+            [sys.executable, "-m", "gan_cookbook", *map(str, arguments)],
+            cwd=ROOT, capture_output=True, text=True, env=user_environment(**env),
+            timeout=300,
+        )  # fmt: skip
+
     # Commands that import Keras through the library before starting it too.
     for arguments in (["sample", tmp_path / "a", "--out", tmp_path / "grid.png"],
                       ["evaluate", tmp_path / "a", "--n", "50"]):  # fmt: skip
-        result = subprocess.run(
-            [sys.executable, "-m", "gan_cookbook", *map(str, arguments)],
-            cwd=ROOT, capture_output=True, text=True, env=user_environment(),
-            timeout=300,
-        )  # fmt: skip
+        result = run(*arguments)
         assert result.returncode == 0, result.stderr
         assert result.stderr == "", arguments[0]
     # The user's own level wins: TensorFlow's lines are theirs to see.
-    chatty = python(
-        command.replace("sys.argv[1]", repr(str(tmp_path / "b"))),
-        env={"TF_CPP_MIN_LOG_LEVEL": "0"},
-    )
+    chatty = run("sample", tmp_path / "a", "--out", tmp_path / "grid.png",
+                 TF_CPP_MIN_LOG_LEVEL="0")  # fmt: skip
     assert chatty.returncode == 0, chatty.stderr
     assert chatty.stderr != ""
 
