@@ -17,6 +17,24 @@ ROOT = Path(__file__).parent.parent
 BACKENDS = ("keras", "tensorflow", "jax", "torch")
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_as_at_a_terminal():
+    """SIGINT handled as Python does by default, here and in the processes the tests
+    start: a shell ignores it in the jobs it starts in the background, and those
+    inherit that."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def default_ctrl_c() -> None:
+    """For ``preexec_fn``: the child starts with SIGINT's default action, which
+    Python turns into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def user_environment(**variables):
     """This environment as a user's shell has it: no TensorFlow log level set by
     this package (the test process imported it), plus ``variables``."""
@@ -196,6 +214,7 @@ def test_ctrl_c_while_starting_is_status_130_and_one_line(tmp_path, delay, comma
     out = tmp_path / "run"
     process = subprocess.Popen(
         [*command, "--out", str(out)],
+        preexec_fn=default_ctrl_c,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
