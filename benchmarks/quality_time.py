@@ -97,12 +97,13 @@ def main() -> None:
                     generator, recipe.noise, arguments.n, seed=0
                 )
                 row[name] = metrics["generated"]
-                row["floor"] = metrics["floor"]
                 if "label_accuracy" in metrics:
                     # A conditional recipe: the share drawn as the class asked for.
-                    accuracy = metrics["label_accuracy"]
-                    row[name]["label_accuracy"] = accuracy["overall"]
-                    row["floor"]["label_accuracy"] = accuracy["real"]
+                    row[name]["label_accuracy"] = metrics["label_accuracy"]["overall"]
+            # The same real images for both generators.
+            row["floor"] = metrics["floor"]
+            if "label_accuracy" in metrics:
+                row["floor"]["label_accuracy"] = metrics["label_accuracy"]["real"]
             rows.append(row)
             self.measuring += time.time() - began
             print(json.dumps(summary(row)), flush=True)

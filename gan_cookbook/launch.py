@@ -167,7 +167,8 @@ NOTHING_WRITTEN = "Interrupted: nothing written."
 """What a command interrupted before it wrote anything says."""
 
 
-_filtering = threading.local()
+_filtering = False
+"""Whether the process's stderr (file descriptor 2, one for all threads) is filtered."""
 
 
 @contextlib.contextmanager
@@ -179,15 +180,16 @@ def backend_noise_filtered() -> Iterator[None]:
     Keras first, and its graph optimiser prints some of these lines (remapper) at a
     model's first step.
     """
-    if USER_LOG_LEVEL is not None or getattr(_filtering, "active", False):
+    global _filtering
+    if USER_LOG_LEVEL is not None or _filtering:
         yield
         return
-    _filtering.active = True
+    _filtering = True
     try:
         with filtered_stderr():
             yield
     finally:
-        _filtering.active = False
+        _filtering = False
 
 
 def filter_backend_noise_until_exit() -> None:
