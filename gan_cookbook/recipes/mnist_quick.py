@@ -55,6 +55,22 @@ from gan_cookbook.recipe import Recipe
 # cost a quarter more time, too much for five minutes on a slower machine.
 # The target of 30 was not reached: these models, benchmarks/end_to_end.py alone on
 # the cores, 41.6 in 2:54 from the command to its last file (classifier score 7.72).
+# On 2 cores of an Intel Xeon with AMX (benchmarks/end_to_end.py: this recipe 44.5 in
+# 142 s, command to last file), quality_time.py, average of G after epoch 2 / 3, wall
+# time to epoch 3 (runs differ by about 5 points at the same settings):
+#   D with spectral normalization (Keras')        106 / 95, 2:31
+#   D with BatchNorm after its second convolution   94 / 97, 9 classes
+#   D with 64 filters                              47 / 38.1, 3:27
+#   G with 64 filters                              52 / 38.3, 3:57
+#   normal noise of 64                             57 / 47.4
+#   batch 32                                       46 / 42.6, 2:57
+#   a one-hot code of 10 (20) from the first noise
+#   number, the rest as it is                      55 / 40.1 (55 / 42.8)
+#   G at Adam 4e-3, D at 1e-3                      52 / 41.0
+#   G at Adam 4e-3, D at 2e-3                      45 / 39.5, 1:41
+#   both of these and D with 64 filters            50 / 41.3, and 34.3 after a
+#                                                  fourth epoch (3:27)
+# The faster rates cost no time and are the next default to measure end to end.
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in under five minutes on a CPU: a small DCGAN, "
