@@ -249,11 +249,7 @@ def quick_generator(
     about 3.5 MFLOP an image with 32 filters, some thirty times less than the
     cooking generator.
     """
-    noise_dim = _check_noise_dim(noise_dim)
-    image_shape = _check_image_shape(image_shape)
-    noise = keras.Input(shape=(noise_dim,), name="noise")
-    images = _quick_generator_layers(noise, image_shape, filters)
-    return keras.Model(noise, images, name="quick_generator")
+    return _quick_generator(noise_dim, image_shape, filters, "quick_generator")
 
 
 def refined_quick_generator(
@@ -265,11 +261,23 @@ def refined_quick_generator(
     LeakyReLU(0.2) at half resolution, between its two upsamplings: about 3.6 MFLOP
     an image more with 32 filters, none at full resolution (measured in
     ``gan_cookbook/recipes/mnist_quick.py``)."""
+    return _quick_generator(
+        noise_dim, image_shape, filters, "refined_quick_generator", refine=True
+    )
+
+
+def _quick_generator(
+    noise_dim: int,
+    image_shape: tuple[int, int, int],
+    filters: int,
+    name: str,
+    refine: bool = False,
+) -> keras.Model:
     noise_dim = _check_noise_dim(noise_dim)
     image_shape = _check_image_shape(image_shape)
     noise = keras.Input(shape=(noise_dim,), name="noise")
-    images = _quick_generator_layers(noise, image_shape, filters, refine=True)
-    return keras.Model(noise, images, name="refined_quick_generator")
+    images = _quick_generator_layers(noise, image_shape, filters, refine)
+    return keras.Model(noise, images, name=name)
 
 
 def _quick_generator_layers(

@@ -27,11 +27,12 @@ RECIPE = Recipe(
     # 24 after 20 epochs where the seed's SGD(5e-4, Nesterov) scored 50. Faster rates
     # (D 5e-4, G 1e-3, as mnist_quick's G runs faster than its D) lead early and lose
     # by epoch 10: average of G after epochs 1 / 2 / 3 / 5 / 10, 80.7 / 40.2 / 21.2 /
-    # 15.3 / 21.4 against these rates' 103.6 / 55.7 / - / 21.6 / 13.4 (N = 10,000,
-    # benchmarks/quality_time.py, then resume and evaluate). D's loss fell from 0.67
-    # to 0.51 and G's rose from 0.80 to 1.20 over the 10 epochs: D wins, and G's
-    # digits degrade after epoch 5. A schedule that slows the fast rates after epoch
-    # 5 is the lever left untried (each 10-epoch run takes 35 to 60 minutes here).
+    # 15.3 / 21.4 (N = 10,000, benchmarks/quality_time.py, then resume and evaluate,
+    # on a Xeon) against these rates' 103.6 / 55.7 / - / 21.6 / 13.4 (an AMD EPYC).
+    # D's loss fell from 0.67 to 0.51 and G's rose from 0.80 to 1.20 over the 10
+    # epochs: D wins, and G's digits degrade after epoch 5. A schedule that slows the
+    # fast rates after epoch 5 is the lever left untried (a 10-epoch run: 35 minutes
+    # on that Xeon, 59 on the EPYC).
     discriminator_optimizer=partial(keras.optimizers.Adam, 2e-4, beta_1=0.5),
     generator_optimizer=partial(keras.optimizers.Adam, 2e-4, beta_1=0.5),
     # D outputs a probability; G is trained to make D say 1.

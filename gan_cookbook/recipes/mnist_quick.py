@@ -70,7 +70,10 @@ from gan_cookbook.recipe import Recipe
 #   G at Adam 4e-3, D at 2e-3                      45 / 39.5, 1:41
 #   both of these and D with 64 filters            50 / 41.3, and 34.3 after a
 #                                                  fourth epoch (3:27)
-# The faster rates cost no time and are the next default to measure end to end.
+# Wall times moved with the shared machine's load (1:41 to 2:10 to epoch 3 for the
+# same models and steps), so compare times within a model only. The faster rates
+# run the same models and steps, at no cost in time: the next default to measure
+# end to end (mnist_quick_conditional inherits the rates: pin its own then).
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in under five minutes on a CPU: a small DCGAN, "
