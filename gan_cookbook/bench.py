@@ -130,7 +130,11 @@ def benchmark(
     batch_size = recipe.batch_size
     check_batch_size(batch_size, dataset)
     gan_model = build_gan_model(
-        recipe, dataset.images.shape[1:], num_classes=num_classes
+        recipe,
+        dataset.images.shape[1:],
+        num_classes=num_classes,
+        # A decaying recipe's rates fall to 0 at the last step timed.
+        steps=warmup + steps,
     )
     trainer = make_trainer(
         gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes

@@ -714,7 +714,10 @@ def prepare(
 
     backend.enable_determinism()
     gan_model = build_gan_model(
-        recipe, dataset.images.shape[1:], num_classes=num_classes
+        recipe,
+        dataset.images.shape[1:],
+        num_classes=num_classes,
+        steps=recipe.epochs * (len(dataset.images) // recipe.batch_size),
     )
     trainer = make_trainer(
         gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes

@@ -9,6 +9,7 @@ call it; none of them needs a run folder to get them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging
 from gan_cookbook.choices import ENGINES
 from gan_cookbook.loop import GANTrainer, Noise, stack
 from gan_cookbook.models import precision_scope
+from gan_cookbook.schedule import decaying_optimizer
 
 if TYPE_CHECKING:
     from gan_cookbook.data import Dataset
@@ -126,6 +128,7 @@ def build_gan_model(
     *,
     seed: int | None = None,
     num_classes: int | None = None,
+    steps: int | None = None,
 ) -> GANModel:
     """Builds and compiles ``recipe``'s G, D and ``d_on_g`` for images of one shape.
 
@@ -146,6 +149,10 @@ def build_gan_model(
             the same initial weights. Defaults to the recipe's seed.
         num_classes: The number of classes, for a conditional recipe (and only
             for one): passed to its builders.
+        steps: The run's length in steps (epochs times steps an epoch), at which
+            the learning rates of a recipe with ``learning_rate_decay`` reach 0
+            (:func:`~gan_cookbook.schedule.decaying_optimizer`). Needed by such a
+            recipe only; defaults to ``None``.
 
     Returns:
         A :class:`GANModel`.
@@ -158,16 +165,29 @@ def build_gan_model(
             f"recipe {recipe.name!r} has conditional={recipe.conditional}. "
             f"Received: num_classes={num_classes!r}"
         )
+    if recipe.learning_rate_decay is not None and steps is None:
+        raise ValueError(
+            f"`steps` is needed by recipe {recipe.name!r}: its learning rates decay "
+            "to 0 at the run's last step (learning_rate_decay="
+            f"{recipe.learning_rate_decay!r}). Received: steps=None"
+        )
+
+    def optimizer_of(make: Callable[[], keras.optimizers.Optimizer]):
+        optimizer = make()
+        if recipe.learning_rate_decay is not None:
+            optimizer = decaying_optimizer(optimizer, steps)
+        return optimizer
+
     keras.utils.set_random_seed(recipe.seed if seed is None else seed)
     with precision_scope(recipe.precision):
         generator = recipe.build_generator(recipe.noise_dim, image_shape, *classes)
         discriminator = recipe.build_discriminator(image_shape, *classes)
         discriminator.compile(
-            optimizer=recipe.discriminator_optimizer(),
+            optimizer=optimizer_of(recipe.discriminator_optimizer),
             loss=recipe.loss,
             metrics=discriminator_metrics(),
         )
-        generator_optimizer = recipe.generator_optimizer()
+        generator_optimizer = optimizer_of(recipe.generator_optimizer)
         if recipe.average is not None:
             generator_optimizer = average_optimizer(generator_optimizer, recipe.average)
         d_on_g = stack(generator, discriminator, generator_optimizer, recipe.loss)

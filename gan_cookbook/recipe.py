@@ -15,6 +15,7 @@ from gan_cookbook.average import check_decay
 from gan_cookbook.data import Dataset
 from gan_cookbook.loop import Noise, check_real_label
 from gan_cookbook.models import check_precision
+from gan_cookbook.schedule import check_learning_rate_decay
 
 ImageShape = tuple[int, int, int]
 
@@ -53,6 +54,12 @@ class Recipe:
             0.99; ``None`` (the default) keeps no average. The average does not
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
+        learning_rate_decay: ``"linear"``: both optimizers' learning rates fall
+            linearly from their rates to 0 at the run's last step (Keras'
+            ``PolynomialDecay``, :mod:`gan_cookbook.schedule`); the run's length
+            follows ``epochs``, ``batch_size`` and the number of images, so a
+            command that changes them stretches the schedule with the run.
+            ``None`` (the default) keeps the rates constant.
         real_label: D's target for real images; 0.9 is one-sided label smoothing
             (Salimans et al., 2016). Defaults to 1, the classic pattern's.
         conditional: G draws an image of a class and D judges it as one: both
@@ -81,6 +88,7 @@ class Recipe:
     channels: int | None = None
     precision: str = "float32"
     average: float | None = None
+    learning_rate_decay: str | None = None
     real_label: float = 1.0
     conditional: bool = False
     file: str | None = None
@@ -111,6 +119,7 @@ class Recipe:
         check_precision(self.precision)
         if self.average is not None:
             check_decay(self.average, "average")
+        check_learning_rate_decay(self.learning_rate_decay)
         check_real_label(self.real_label)
         if not isinstance(self.conditional, bool):
             raise ValueError(
