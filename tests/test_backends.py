@@ -1,5 +1,6 @@
-"""Runs the loop's tests (the conditional pair's too), the average's and the
-exact-resume test on every other installed Keras backend, one process each.
+"""Runs the loop's tests (the conditional pair's too), the average's, the decaying
+rates' and the exact-resume test on every other installed Keras backend, one process
+each.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
@@ -21,6 +22,9 @@ AVERAGE_TESTS = (
     "test_averaging_does_not_change_training",
     "test_two_averaged_epochs_equal_one_then_a_resume",
 )
+# The decaying rates' test whose code differs by backend: the schedule is evaluated
+# inside each backend's compiled step (and the fused engine's, on JAX).
+SCHEDULE_TESTS = ("test_both_rates_fall_linearly_to_zero_then_nothing_trains",)
 OTHER_BACKENDS = [
     backend
     for backend in ("tensorflow", "jax", "torch")
@@ -55,6 +59,7 @@ def test_loop_on_backend(backend, tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
+         *[f"{TESTS / 'test_schedule.py'}::{name}" for name in SCHEDULE_TESTS],
          f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],
         env=environment,
         capture_output=True,

@@ -32,14 +32,17 @@ def trainable_values(model):
     return [ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
 
 
-def test_both_rates_fall_linearly_to_zero_then_nothing_trains():
+@pytest.mark.parametrize("engine", ["classic", "fused"])
+def test_both_rates_fall_linearly_to_zero_then_nothing_trains(engine):
+    if engine == "fused" and keras.backend.backend() != "jax":
+        pytest.skip("the fused engine runs on JAX only")
     recipe = decaying_recipe()
     start = {
         "discriminator": float(recipe.discriminator_optimizer().learning_rate),
         "d_on_g": float(recipe.generator_optimizer().learning_rate),
     }
     gan_model = build_gan_model(recipe, steps=4)
-    trainer = make_trainer(gan_model, recipe.noise, recipe.seed)
+    trainer = make_trainer(gan_model, recipe.noise, recipe.seed, engine)
     images = random_images(32)
     for step in range(1, 5):
         trainer.train_step(images)
