@@ -1,4 +1,4 @@
-"""MNIST in five minutes on a CPU: a small DCGAN, many steps, the average of G.
+"""MNIST in about five minutes on a CPU: a small DCGAN, many steps, the average of G.
 
 Run it: ``python -m gan_cookbook.recipes.mnist_quick [--epochs N --out DIR ...]``.
 """
@@ -16,7 +16,7 @@ from gan_cookbook.recipe import Recipe
 # distance of the average of G against MNIST's test images, N = 10,000 (real floor
 # 0.71), 10 of 10 classes at every point below; G was quick_generator (the
 # convolution at 14x14 came after, below):
-#   this recipe (G at Adam 2e-3)        epoch 1 / 2 / 3 / 4: 90 / 62 / 49 / 49,
+#   D at Adam 1e-3, G at 2e-3           epoch 1 / 2 / 3 / 4: 90 / 62 / 49 / 49,
 #                                       3 epochs in 3:54 from process start
 #   both at Adam 1e-3                   epoch 1 / 2 / 3 / 4: 112 / 72 / 64 / 59,
 #                                       4 epochs in 4:28 from process start
@@ -71,12 +71,34 @@ from gan_cookbook.recipe import Recipe
 #   both of these and D with 64 filters            50 / 41.3, and 34.3 after a
 #                                                  fourth epoch (3:27)
 # Wall times moved with the shared machine's load (1:41 to 2:10 to epoch 3 for the
-# same models and steps), so compare times within a model only. The faster rates
-# run the same models and steps, at no cost in time: the next default to measure
-# end to end (mnist_quick_conditional inherits the rates: pin its own then).
+# same models and steps), so compare times within a model only.
+# Back on the AMD EPYC, quality_time.py, average of G after epoch 2 / 3 / 4 (/ 5),
+# with G at Adam 4e-3 and D at 2e-3; ms a step from `gan-cookbook bench --steps 150
+# --limit 12000`, these models at D 1e-3 / G 2e-3 costing 87 to 105 ms the same hour
+# (the machine ran at about half its earlier speed that day):
+#   these models                                  51.0 / 38.4 / 33.0 / 31.3, 4
+#                                                 epochs in 5:38 (that day's speed)
+#   and a minibatch standard deviation feature
+#   in D (ProGAN's, groups of 4 all real or all
+#   fake)                                         46.9 / 36.9 / 31.7, 102 ms a step
+#   D with 64 filters                             49.9 / 40.6 / 37.5, 265 ms
+#   and the minibatch standard deviation          43.7 / 38.9 / 36.5, 271 ms
+#   and G with 64 filters (no minibatch std)      43.0 / 32.6 (3 epochs), 355 ms
+# The faster rates cost nothing and won at every epoch (38.4 against 41.6 at epoch
+# 3), and the fourth epoch gained 5 more points, where at the slower rates it had
+# gained none: these rates and four epochs are this recipe's. D's second
+# convolution at 64 filters quadruples D's arithmetic, which dominates a step here
+# (2.5 times this recipe's step): too slow for five minutes on this CPU, as is G at
+# 64 filters. The minibatch feature's 1.3 points are within the spread of two runs
+# of one setting (about 5), for a layer that ties D to the loop's batch layout. The
+# fifth epoch gained 1.7 more and would pass five minutes. benchmarks/end_to_end.py,
+# alone on the slow day's cores, command to last file: 4 epochs 33.0 in 5:55, 3
+# epochs (--epochs 3) 38.4 in 4:39, where the 3 epochs at the slower rates had
+# taken 2:54 on the faster day: 1.6 times slower, so some 3:41 for the 4 epochs at
+# that speed. The target of 30 in five minutes is still not reached.
 RECIPE = Recipe(
     name="mnist_quick",
-    description="MNIST digits in under five minutes on a CPU: a small DCGAN, "
+    description="MNIST digits in about five minutes on a CPU: a small DCGAN, "
     "fast Adam rates, the average of G",
     # Ships inside the package: runs with no network.
     load_data=load_mnist,
@@ -89,17 +111,19 @@ RECIPE = Recipe(
     # DCGAN's input distribution; 32 numbers are plenty for ten digit classes.
     noise_dim=32,
     noise=Noise("uniform", low=-1.0, high=1.0),
-    # Five times the DCGAN paper's rate for D, ten times for G (beta_1 as there): in
-    # so few steps the faster rates won at every epoch (above), G's most; a faster
-    # D (TTUR's way round) lost. The average absorbs the noise of the fast G.
-    discriminator_optimizer=partial(keras.optimizers.Adam, 1e-3, beta_1=0.5),
-    generator_optimizer=partial(keras.optimizers.Adam, 2e-3, beta_1=0.5),
+    # Ten times the DCGAN paper's rate for D, twenty times for G (beta_1 as there):
+    # in so few steps the faster rates won at every epoch (above), G's most; a
+    # faster D than G (TTUR's way round) lost. The average absorbs the noise of the
+    # fast G.
+    discriminator_optimizer=partial(keras.optimizers.Adam, 2e-3, beta_1=0.5),
+    generator_optimizer=partial(keras.optimizers.Adam, 4e-3, beta_1=0.5),
     loss="binary_crossentropy",
     # 937 steps an epoch; a smaller batch gains little, as each step's fixed host
     # cost is a good part of its 68 ms.
     batch_size=64,
-    # Three epochs: 3:54 start to last file measured, where the fourth added nothing.
-    epochs=3,
+    # Four epochs: at these rates the fourth gained 5 points (38.4 to 33.0), where
+    # at the slower ones it gained none (above).
+    epochs=4,
     # 64 samples, as every recipe's grid.
     grid_size=8,
     seed=0,
