@@ -14,10 +14,11 @@ keep their full precision.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 # Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
 # needs loss scaling, which the fused engine and the checkpoints do not handle.
@@ -301,7 +302,9 @@ def _quick_generator_layers(
 
 
 def quick_discriminator(
-    image_shape: tuple[int, int, int] = (28, 28, 1), filters: int = 32
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    filters: int = 32,
+    minibatch_group_size: int | None = None,
 ) -> keras.Model:
     """A small, fast DCGAN discriminator for the five-minute recipe.
 
@@ -309,20 +312,89 @@ def quick_discriminator(
     stride 2) -> LeakyReLU(0.2) -> Flatten -> Dense(1) -> sigmoid. Strided
     convolutions instead of the cooking D's full-resolution ones and pooling: about
     3.5 MFLOP an image with 32 filters.
+
+    Args:
+        image_shape: ``(height, width, channels)``, height and width divisible by 4.
+            Defaults to ``(28, 28, 1)``.
+        filters: The first convolution's filters (the second has twice as many).
+            Defaults to 32.
+        minibatch_group_size: When set, a :class:`MinibatchStandardDeviation`
+            feature over groups of this many images comes before ``Flatten``.
+            Defaults to ``None`` (no such feature).
     """
     image_shape = _check_image_shape(image_shape)
+    if minibatch_group_size is not None:
+        _check_group_size(minibatch_group_size, "minibatch_group_size")
     images = keras.Input(shape=image_shape, name="images")
-    x = layers.Dense(1)(_quick_features(images, filters))
+    features = _quick_features(images, filters, minibatch_group_size)
+    x = layers.Dense(1)(features)
     probability = layers.Activation("sigmoid", dtype="float32")(x)
     return keras.Model(images, probability, name="quick_discriminator")
 
 
-def _quick_features(images, filters: int):
+def _check_group_size(group_size: int, name: str) -> int:
+    is_integer = isinstance(group_size, int) and not isinstance(group_size, bool)
+    if not is_integer or group_size < 2:
+        raise ValueError(
+            f"`{name}` must be an integer of at least 2. "
+            f"Received: {name}={group_size!r}"
+        )
+    return group_size
+
+
+def _quick_features(images, filters: int, minibatch_group_size: int | None = None):
     x = images
     for width in (filters, 2 * filters):
         x = layers.Conv2D(width, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU(negative_slope=0.2)(x)
+    if minibatch_group_size is not None:
+        x = MinibatchStandardDeviation(group_size=minibatch_group_size)(x)
     return layers.Flatten()(x)
+
+
+@keras.saving.register_keras_serializable(package="gan_cookbook")
+class MinibatchStandardDeviation(layers.Layer):
+    """One more channel telling D how much the images of a small group differ.
+
+    ProGAN's minibatch standard deviation (Karras et al., ICLR 2018): the standard
+    deviation of each feature over a group of ``group_size`` images, averaged over
+    features and positions, appended to every image of the group as a constant
+    channel. A G that draws the same digit again and again makes groups of fakes
+    that differ less than groups of real images, which D can then see.
+
+    The groups are runs of consecutive images (ProGAN strides them), because the
+    classic loop stacks D's batch as the real images, then as many fakes: with a
+    batch size divisible by ``group_size`` each group is all real or all fake. A
+    batch whose size ``group_size`` does not divide takes groups of the largest size
+    that divides both.
+
+    Args:
+        group_size: Images per group, at least 2. Defaults to 4 (ProGAN's).
+    """
+
+    def __init__(self, group_size: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = _check_group_size(group_size, "group_size")
+
+    def call(self, inputs):
+        count = inputs.shape[0]
+        # A traced batch of unknown size takes the full groups (and must fit them).
+        group = self.group_size if count is None else math.gcd(count, self.group_size)
+        height, width, channels = inputs.shape[1:]
+        # float32 keeps the small differences that bfloat16 would round away.
+        values = ops.cast(inputs, "float32")
+        groups = ops.reshape(values, (-1, group, height, width, channels))
+        deviation = ops.sqrt(ops.var(groups, axis=1) + 1e-8)
+        per_group = ops.mean(deviation, axis=(1, 2, 3))
+        per_image = ops.repeat(per_group, group, axis=0)
+        feature = ops.ones_like(values[..., :1]) * per_image[:, None, None, None]
+        return ops.concatenate([inputs, ops.cast(feature, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
 
 
 def conditional_quick_generator(

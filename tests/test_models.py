@@ -1,12 +1,15 @@
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from gan_cookbook.models import (
+    MinibatchStandardDeviation,
     cooking_discriminator,
     cooking_generator,
     precision_scope,
+    quick_discriminator,
     quick_generator,
     refined_quick_generator,
     tutorial_discriminator,
@@ -78,6 +81,66 @@ def test_refined_quick_generator_adds_one_half_resolution_convolution(channels):
         layer for layer in model.layers if type(layer).__name__ == "Conv2D"
     ]
     assert convolution.output.shape[1:] == (14, 14, 32)
+
+
+def minibatch_feature(images: np.ndarray, group: int) -> np.ndarray:
+    """The closed form: each group's per-feature standard deviation, averaged."""
+    groups = images.reshape(-1, group, *images.shape[1:])
+    deviation = np.sqrt(groups.var(axis=1) + 1e-8).mean(axis=(1, 2, 3))
+    return np.repeat(deviation, group)
+
+
+@pytest.mark.parametrize("count, group", [(8, 4), (6, 2)], ids=["4", "gcd 2"])
+def test_minibatch_standard_deviation_matches_its_closed_form(count, group):
+    images = np.random.default_rng(0).normal(size=(count, 3, 3, 2)).astype("float32")
+    output = keras.ops.convert_to_numpy(MinibatchStandardDeviation(4)(images))
+    assert output.shape == (count, 3, 3, 3)
+    np.testing.assert_array_equal(output[..., :2], images)
+    expected = minibatch_feature(images, group)
+    for index in range(count):
+        np.testing.assert_allclose(output[index, ..., 2], expected[index], rtol=1e-5)
+    # Identical images within a group give (almost) no deviation.
+    same = np.repeat(images[:1], count, axis=0)
+    feature = keras.ops.convert_to_numpy(MinibatchStandardDeviation(4)(same))
+    np.testing.assert_allclose(feature[..., 2], 1e-4, rtol=1e-3)
+
+
+def test_minibatch_groups_keep_real_and_fake_apart():
+    # The loop stacks D's batch as reals, then as many fakes: with a batch of 8 and
+    # groups of 4, new fakes must not change what D computes for the reals.
+    model = quick_discriminator((28, 28, 1), filters=4, minibatch_group_size=4)
+    rng = np.random.default_rng(1)
+    reals = rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    fakes = [rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32") for _ in range(2)]
+    first, second = (
+        keras.ops.convert_to_numpy(model(np.concatenate([reals, fake])))
+        for fake in fakes
+    )
+    np.testing.assert_array_equal(first[:8], second[:8])
+    assert not np.allclose(first[8:], second[8:])
+
+
+def test_quick_discriminator_with_minibatch_feature_saves_and_loads(tmp_path):
+    plain = quick_discriminator((28, 28, 1), filters=4)
+    model = quick_discriminator((28, 28, 1), filters=4, minibatch_group_size=4)
+    # Only the Dense layer grows: one input per position of the added channel.
+    assert model.count_params() == plain.count_params() + 7 * 7
+    images = np.random.default_rng(2).uniform(-1, 1, (8, 28, 28, 1))
+    model.save(tmp_path / "discriminator.keras")
+    loaded = keras.saving.load_model(tmp_path / "discriminator.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(images)),
+        keras.ops.convert_to_numpy(model(images)),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("value", [1, 2.5, True, "4"])
+def test_minibatch_group_size_must_be_an_integer_of_at_least_2(value):
+    with pytest.raises(ValueError, match=f"Received: minibatch_group_size={value!r}"):
+        quick_discriminator(minibatch_group_size=value)
+    with pytest.raises(ValueError, match=f"Received: group_size={value!r}"):
+        MinibatchStandardDeviation(value)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
