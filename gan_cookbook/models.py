@@ -368,6 +368,9 @@ class MinibatchStandardDeviation(layers.Layer):
     batch whose size ``group_size`` does not divide takes groups of the largest size
     that divides both.
 
+    Takes feature maps ``(batch, height, width, channels)`` and returns them with
+    one channel more.
+
     Args:
         group_size: Images per group, at least 2. Defaults to 4 (ProGAN's).
     """
