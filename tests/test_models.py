@@ -1,4 +1,5 @@
 import math
+import re
 
 import keras
 import numpy as np
@@ -137,9 +138,10 @@ def test_quick_discriminator_with_minibatch_feature_saves_and_loads(tmp_path):
 
 @pytest.mark.parametrize("value", [1, 2.5, True, "4"])
 def test_minibatch_group_size_must_be_an_integer_of_at_least_2(value):
-    with pytest.raises(ValueError, match=f"Received: minibatch_group_size={value!r}"):
+    received = re.escape(f"={value!r}")
+    with pytest.raises(ValueError, match=f"Received: minibatch_group_size{received}"):
         quick_discriminator(minibatch_group_size=value)
-    with pytest.raises(ValueError, match=f"Received: group_size={value!r}"):
+    with pytest.raises(ValueError, match=f"Received: group_size{received}"):
         MinibatchStandardDeviation(value)
 
 

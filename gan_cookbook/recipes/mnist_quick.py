@@ -97,11 +97,10 @@ from gan_cookbook.recipe import Recipe
 # taken 2:54 on the faster day: 1.6 times slower, so some 3:41 for the 4 epochs at
 # that speed. Longer averages kept beside this recipe's in one cook (NumPy, Keras'
 # rule, BatchNorm recomputed) gained nothing: epoch 3 / 4, decay 0.99 38.4 / 33.0,
-# 0.995 38.4 / 32.8, 0.998 39.1 / 32.7. The target of 30 in five minutes is still
-# not reached.
-# Seeds, on the slow day (quality_time.py; runs are deterministic on the CPU, so
-# only other seeds show the spread), average of G after epoch 3 / 4, wall time to
-# epoch 4:
+# 0.995 38.4 / 32.8, 0.998 39.1 / 32.7.
+# Seeds, on slow days (quality_time.py; runs are deterministic on the CPU, so only
+# other seeds show the spread; seed 0's runs the day before the others, at about the
+# same speed), average of G after epoch 3 / 4, wall time to epoch 4:
 #                            seed 0        seed 1        seed 2        mean
 #   these models             38.4 / 33.0   41.3 / 39.7   42.3 / 37.4   40.7 / 36.7
 #                            5:38          5:31          5:46
