@@ -28,7 +28,8 @@ RECIPE = Recipe(
     # (D 5e-4, G 1e-3, as mnist_quick's G runs faster than its D) lead early and lose
     # by epoch 10: average of G after epochs 1 / 2 / 3 / 5 / 10, 80.7 / 40.2 / 21.2 /
     # 15.3 / 21.4 (N = 10,000, benchmarks/quality_time.py, then resume and evaluate,
-    # on a Xeon) against these rates' 103.6 / 55.7 / - / 21.6 / 13.4 (an AMD EPYC).
+    # on a Xeon) against these rates' 103.6 / 55.7 / - / 21.6 / 13.4 (its processor
+    # not logged).
     # D's loss fell from 0.67 to 0.51 and G's rose from 0.80 to 1.20 over the 10
     # epochs: D wins, and G's digits degrade after epoch 5. The fast rates lowered
     # linearly to 0 over the 10 epochs (learning_rate_decay="linear") held epoch 5's
