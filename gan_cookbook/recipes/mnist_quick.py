@@ -110,14 +110,15 @@ from gan_cookbook.recipe import Recipe
 # The minibatch feature won at every seed and epoch, 2.6 points at epoch 4 on the mean
 # for some 6% more time, where the base's fifth epoch gained 1.7 for 25%: it is this
 # recipe's (benchmarks/end_to_end.py: 31.7, 10 of 10 classes, in 5:50 from the command
-# to its last file, the slow day; 31.7 again in 6:23 on a later day). Seed 0 scored
-# best of the three, so another seed or machine may land a few points higher. Tried at seed 0 and not adopted (average after
-# epoch 3 / 4), each within the seeds' spread of the base: D at Adam 3e-3 and G at 6e-3,
-# 41.4 / 37.1; G at 8e-3, 36.8 / 34.3; both at beta_2 0.99, 41.0 / 35.8; noise of 64
-# numbers, 42.6 / 39.2; batch 128 for 5 epochs, 50.9 / 45.1 / 41.0 after epochs 3 / 4 /
-# 5 (5:45 to epoch 5); the rates lowered linearly to 0 (learning_rate_decay="linear")
-# over the 4 epochs, 38.2 / 35.2 (trained G 40.1 / 34.9), and over 3 epochs, 44.4 after
-# the third (4:42 to it). The target of 30 in five minutes is not reached.
+# to its last file, the slow day; 31.7 again in 6:23 on a later day). Seed 0 scored best
+# of the three, so another seed or machine may land a few points higher. Tried at seed 0
+# and not adopted (average after epoch 3 / 4), each within the seeds' spread of the
+# base: D at Adam 3e-3 and G at 6e-3, 41.4 / 37.1; G at 8e-3, 36.8 / 34.3; both at
+# beta_2 0.99, 41.0 / 35.8; noise of 64 numbers, 42.6 / 39.2; batch 128 for 5 epochs,
+# 50.9 / 45.1 / 41.0 after epochs 3 / 4 / 5 (5:45 to epoch 5); the rates lowered
+# linearly to 0 (learning_rate_decay="linear") over the 4 epochs, 38.2 / 35.2 (trained G
+# 40.1 / 34.9), and over 3 epochs, 44.4 after the third (4:42 to it). The target of 30
+# in five minutes is not reached.
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in about six minutes on a CPU: a small DCGAN, "
