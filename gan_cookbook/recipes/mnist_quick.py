@@ -117,8 +117,9 @@ from gan_cookbook.recipe import Recipe
 # beta_2 0.99, 41.0 / 35.8; noise of 64 numbers, 42.6 / 39.2; batch 128 for 5 epochs,
 # 50.9 / 45.1 / 41.0 after epochs 3 / 4 / 5 (5:45 to epoch 5); the rates lowered
 # linearly to 0 (learning_rate_decay="linear") over the 4 epochs, 38.2 / 35.2 (trained G
-# 40.1 / 34.9), and over 3 epochs, 44.4 after the third (4:42 to it). The target of 30
-# in five minutes is not reached.
+# 40.1 / 34.9), and over 3 epochs, 44.4 after the third (4:42 to it); both at beta_1 0,
+# 38.4 / 36.4; minibatch groups of 8, 39.0 / 32.8. The target of 30 in five minutes is
+# not reached.
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in about six minutes on a CPU: a small DCGAN, "
