@@ -112,14 +112,15 @@ from gan_cookbook.recipe import Recipe
 # recipe's (benchmarks/end_to_end.py: 31.7, 10 of 10 classes, in 5:50 from the command
 # to its last file, the slow day; 31.7 again in 6:23 on a later day). Seed 0 scored best
 # of the three, so another seed or machine may land a few points higher. Tried at seed 0
-# and not adopted (average after epoch 3 / 4), each within the seeds' spread of the
-# base: D at Adam 3e-3 and G at 6e-3, 41.4 / 37.1; G at 8e-3, 36.8 / 34.3; both at
-# beta_2 0.99, 41.0 / 35.8; noise of 64 numbers, 42.6 / 39.2; batch 128 for 5 epochs,
-# 50.9 / 45.1 / 41.0 after epochs 3 / 4 / 5 (5:45 to epoch 5); the rates lowered
-# linearly to 0 (learning_rate_decay="linear") over the 4 epochs, 38.2 / 35.2 (trained G
-# 40.1 / 34.9), and over 3 epochs, 44.4 after the third (4:42 to it); both at beta_1 0,
-# 38.4 / 36.4; minibatch groups of 8, 39.0 / 32.8. The target of 30 in five minutes is
-# not reached.
+# on these models without the minibatch feature and not adopted (average after epoch 3 /
+# 4), each within the seeds' spread of the base: D at Adam 3e-3 and G at 6e-3, 41.4 /
+# 37.1; G at 8e-3, 36.8 / 34.3; both at beta_2 0.99, 41.0 / 35.8; noise of 64 numbers,
+# 42.6 / 39.2; batch 128 for 5 epochs, 50.9 / 45.1 / 41.0 after epochs 3 / 4 / 5 (5:45
+# to epoch 5). Tried at seed 0 on the recipe as it is (36.9 / 31.7) and not adopted: the
+# rates lowered linearly to 0 (learning_rate_decay="linear") over the 4 epochs, 38.2 /
+# 35.2 (trained G 40.1 / 34.9), and over 3 epochs, 44.4 after the third (4:42 to it);
+# both at beta_1 0, 38.4 / 36.4; minibatch groups of 8, 39.0 / 32.8. The target of 30 in
+# five minutes is not reached.
 RECIPE = Recipe(
     name="mnist_quick",
     description="MNIST digits in about six minutes on a CPU: a small DCGAN, "
@@ -129,7 +130,8 @@ RECIPE = Recipe(
     # The cooking models cost about 0.77 GFLOP an image a step: on 2 CPU cores five
     # minutes hold about 500 steps of 32, too few for digits. These
     # cost some thirty times less (strided convolutions, no full-resolution ones):
-    # 68 ms a step of 64, so five minutes hold four epochs.
+    # 68 ms a step of 64 with the first G on a faster day; with this G and D, 80 to
+    # 105 ms on later days, so the four epochs take about six minutes (above).
     build_generator=refined_quick_generator,
     # ProGAN's minibatch standard deviation over groups of 4 lets D see a G that
     # repeats itself: 2.6 points better on the mean of three seeds (above).
@@ -145,7 +147,8 @@ RECIPE = Recipe(
     generator_optimizer=partial(keras.optimizers.Adam, 4e-3, beta_1=0.5),
     loss="binary_crossentropy",
     # 937 steps an epoch; a smaller batch gains little, as each step's fixed host
-    # cost is a good part of its 68 ms, and batch 128 lost (above). A multiple of
+    # cost is a good part of it (gan-cookbook bench: 24.7 ms a step at batch 4, 90.4
+    # at 64), and batch 128 lost (above). A multiple of
     # the minibatch groups' 4, so that each group is all real or all fake.
     batch_size=64,
     # Four epochs: at these rates the fourth gained 5 points (38.4 to 33.0), where
