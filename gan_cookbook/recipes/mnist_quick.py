@@ -122,14 +122,15 @@ from gan_cookbook.recipe import Recipe
 # both at beta_1 0, 38.4 / 36.4; minibatch groups of 8, 39.0 / 32.8. On a fast day
 # (62 ms a step; benchmarks/end_to_end.py: 31.7 in 4:20, command to last file), seed
 # 0, average of G after epoch 2 / 3 / 4, each the recipe with one change:
-#   batch 32 (three epochs in the time of four at 64)   39.4 / 36.1 / 33.7
+#   batch 32 (epoch 3 at 241 s, epoch 4 at 316 s)       39.4 / 36.1 / 33.7
 #   ReLU in G for its LeakyReLUs (DCGAN's)              45.0 / 35.7 / 32.7
 #   both rates warmed up linearly from 0 over the
 #   first 300 steps (CosineDecay's warm-up)             47.2 / 35.6 / 31.3
 #   weights drawn from N(0, 0.02) (DCGAN's)             53.8, stopped there
 #   D with 3x3 kernels, G with a 3x3 convolution at
 #   7x7 too (the step's cost unchanged)                 67.9, stopped there
-# None beat the recipe by more than the seeds' spread. The target of 30 in five
+# (the others reached epoch 4 in 276 to 284 s, quality_time.py's wall time). None
+# beat the recipe by more than the seeds' spread. The target of 30 in five
 # minutes is not reached: the time is, on a fast day, but not the distance.
 RECIPE = Recipe(
     name="mnist_quick",
