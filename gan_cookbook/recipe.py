@@ -54,6 +54,8 @@ class Recipe:
             0.99; ``None`` (the default) keeps no average. The average does not
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
+            It starts at the first step's weights, with no warm-up: measured, a
+            warm-up gained nothing at 0.99 (``docs/averaging.md``).
         learning_rate_decay: ``"linear"``: both optimizers' learning rates fall
             linearly from their rates to 0 at the run's last step (Keras'
             ``PolynomialDecay``, :mod:`gan_cookbook.schedule`); the run's length

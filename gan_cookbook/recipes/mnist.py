@@ -66,7 +66,12 @@ RECIPE = Recipe(
     # trained G's swings between epochs (19.3 at epoch 6, 32.9 at epoch 8). With the
     # project's classifier, N = 10,000 (benchmarks/quality_time.py): average 103.6 /
     # 55.7 / 21.6 / 13.4 against the trained G's 140.0 / 80.1 / 32.9 / 18.5 after
-    # epochs 1 / 2 / 5 / 10.
+    # epochs 1 / 2 / 5 / 10. Decay and warm-up, kept side by side in one cook on
+    # another processor (docs/averaging.md, "Decay and warm-up"), after epochs 1 / 2 /
+    # 5 / 10: 0.99 105.7 / 62.9 / 24.6 / 16.8; 0.995 121.6 / 66.4 / 25.5 / 16.5; 0.999
+    # 355.0 / 156.8 / 37.1 / 17.2; 0.999 with TensorFlow 1's warm-up 104.2 / 62.9 /
+    # 25.8 / 16.4. At 0.99 the first step's weights are forgotten within the first
+    # epoch, so Keras' rule needs no warm-up.
     average=0.99,
 )
 
