@@ -48,7 +48,12 @@ RECIPE = Recipe(
     batch_size=128,
     # Measured Fréchet distance 20 at epoch 10, 24 at epoch 20 and 21 at epoch 50:
     # quality stops improving near epoch 10, so the default stops there. (22.6 at
-    # epoch 10 with the shipped classifier: README, "Measured".)
+    # epoch 10 with the shipped classifier: README, "Measured".) With the average, 20
+    # epochs on an AMD EPYC (docs/evaluation.md, "Quality against time"),
+    # after epochs 10 / 12 / 14 / 16 / 18 / 20: average 16.8 / 16.6 / 14.6 / 14.4 /
+    # 14.5 / 15.2, trained G 31.6 / 23.0 / 27.4 / 21.1 / 23.4 / 20.0; an average at
+    # decay 0.999 kept beside it, 17.2 / 15.6 / 14.8 / 14.2 / 14.0 / 14.0. Twice the
+    # time for 1.6 points (2.8 at 0.999): 10 epochs stay.
     epochs=10,
     # 64 samples: enough to see the variety of digits, small enough to read.
     grid_size=8,
