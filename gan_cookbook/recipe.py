@@ -55,7 +55,7 @@ class Recipe:
             change training: the grids, ``--eval-every`` and ``generator.keras``
             come from it, and the trained G is saved as ``generator_raw.keras``.
             It starts at the first step's weights, with no warm-up: measured, a
-            warm-up gained nothing at 0.99 (``docs/averaging.md``).
+            warm-up gained nothing over it (``docs/averaging.md``).
         learning_rate_decay: ``"linear"``: both optimizers' learning rates fall
             linearly from their rates to 0 at the run's last step (Keras'
             ``PolynomialDecay``, :mod:`gan_cookbook.schedule`); the run's length
