@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from run import check_choices  # benchmarks/run.py, beside this script
+# benchmarks/run.py, beside this script
+from run import check_choices, child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def environment_for(engine: str) -> dict[str, str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    environment = child_environment()
     if engine == "fused":
         environment["KERAS_BACKEND"] = "jax"
     return environment

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+# benchmarks/run.py, beside this script
+from run import child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 4
@@ -142,11 +144,7 @@ def main() -> None:
     print("| case | ms per step | D.train_on_batch | d_on_g.train_on_batch |")
     print("| --- | ---: | ---: | ---: |")
     for name, backend, engine, metrics in cases:
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
+        environment = child_environment()
         if backend is not None:
             environment["KERAS_BACKEND"] = backend
         result = subprocess.run(

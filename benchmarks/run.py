@@ -71,6 +71,16 @@ class Case:
         return ", ".join(words)
 
 
+def child_environment() -> dict[str, str]:
+    """This environment, with the repository first on the import path."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+
+
 def run_case(case: Case, batch_size: int, arguments: argparse.Namespace) -> dict:
     """Runs one case in a fresh process and returns its JSON figures."""
     timing = [
@@ -82,7 +92,7 @@ def run_case(case: Case, batch_size: int, arguments: argparse.Namespace) -> dict
     ]  # fmt: skip
     if arguments.limit:
         timing += ["--limit", str(arguments.limit)]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    environment = child_environment()
     if arguments.threads:
         environment.update(dict.fromkeys(THREAD_VARIABLES, str(arguments.threads)))
     if case.backend is not None:

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -217,6 +218,21 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
     from gan_cookbook.models import PRECISIONS
 
     assert module.CHOICES == {"engines": ENGINES, "precisions": PRECISIONS}
+
+
+def test_benchmark_children_keep_the_callers_import_path(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_run", ROOT / "benchmarks" / "run.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_run", module)
+    spec.loader.exec_module(module)
+    # Packages installed beside the repository, not into the interpreter.
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    paths = module.child_environment()["PYTHONPATH"].split(os.pathsep)
+    assert paths == [str(ROOT), str(tmp_path)]
+    monkeypatch.delenv("PYTHONPATH")
+    assert module.child_environment()["PYTHONPATH"] == str(ROOT)
 
 
 def test_end_to_end_script_times_a_run_and_reports_its_quality(tmp_path):
