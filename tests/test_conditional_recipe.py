@@ -266,3 +266,18 @@ def test_another_conditioning_cooks_from_a_recipe_of_its_own(tmp_path):
     )
     run = cook(recipe, out=tmp_path / "run", data=data, epochs=1, **SMALL)
     assert run.discriminator.input_shape == [(None, 28, 28, 1), (None,)]
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "kmnist"])
+def test_conditional_variants_take_the_measured_conditional_generator_rate(name):
+    variant = recipes.get(f"{name}_conditional")
+    measured = recipes.get("mnist_conditional").generator_optimizer()
+    unconditional = recipes.get(name)
+    rate = float(variant.generator_optimizer().learning_rate)
+    assert rate == pytest.approx(float(measured.learning_rate))
+    assert rate != pytest.approx(
+        float(unconditional.generator_optimizer().learning_rate)
+    )
+    # Everything else is the unconditional recipe's.
+    assert variant.discriminator_optimizer is unconditional.discriminator_optimizer
+    assert variant.noise_dim == unconditional.noise_dim
