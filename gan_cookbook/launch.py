@@ -100,30 +100,42 @@ def missing_backend() -> str | None:
 @contextlib.contextmanager
 def filtered_stderr(noise: re.Pattern[str] = BACKEND_NOISE) -> Iterator[None]:
     """Passes on, line by line as it comes, what the process writes to its stderr
-    (C++ libraries included), without the lines that match ``noise``."""
+    (C++ libraries included), without the lines that match ``noise``.
+
+    Ctrl-C while the pipe is set up or taken down waits for that to finish: stopped
+    half way, stderr would stay on a pipe nobody reads, and the command's last line
+    ("Interrupted: ...") would be lost.
+    """
     sys.stderr.flush()
-    saved = os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def forward() -> None:
-        with os.fdopen(read_end, "rb") as pipe:
-            for line in pipe:
-                if not noise.search(line.decode(errors="replace")):
-                    os.write(saved, line)
-
-    forwarder = threading.Thread(target=forward, name="filtered-stderr", daemon=True)
-    forwarder.start()
+    saved = forwarder = None
     try:
+        with interrupts_deferred():
+            saved = os.dup(2)
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, 2)
+            os.close(write_end)
+
+            def forward() -> None:
+                with os.fdopen(read_end, "rb") as pipe:
+                    for line in pipe:
+                        if not noise.search(line.decode(errors="replace")):
+                            os.write(saved, line)
+
+            forwarder = threading.Thread(
+                target=forward, name="filtered-stderr", daemon=True
+            )
+            forwarder.start()
         yield
     finally:
-        sys.stderr.flush()
-        # Closes the pipe's last writer (a child process may hold another): the
-        # forwarder reads to its end and stops.
-        os.dup2(saved, 2)
-        forwarder.join(timeout=10)
-        os.close(saved)
+        with interrupts_deferred():
+            if saved is not None:
+                sys.stderr.flush()
+                # Closes the pipe's last writer (a child process may hold another):
+                # the forwarder reads to its end and stops.
+                os.dup2(saved, 2)
+                if forwarder is not None:
+                    forwarder.join(timeout=10)
+                os.close(saved)
 
 
 @contextlib.contextmanager

@@ -126,6 +126,35 @@ def test_filtered_stderr_passes_a_real_problem_on_while_it_runs(capfd):
         assert seen == "a real problem\n"
 
 
+@pytest.mark.parametrize("moment", ["setting up", "taking down"])
+def test_ctrl_c_while_stderr_is_rerouted_leaves_stderr_where_it_was(
+    capfd, monkeypatch, moment
+):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = os.fstat(2)
+    start, join = launch.threading.Thread.start, launch.threading.Thread.join
+
+    def interrupted(method):
+        def with_ctrl_c(thread, *arguments, **keywords):
+            signal.raise_signal(signal.SIGINT)
+            return method(thread, *arguments, **keywords)
+
+        return with_ctrl_c
+
+    if moment == "setting up":
+        monkeypatch.setattr(launch.threading.Thread, "start", interrupted(start))
+    else:
+        monkeypatch.setattr(launch.threading.Thread, "join", interrupted(join))
+    with pytest.raises(KeyboardInterrupt):
+        with launch.filtered_stderr():
+            os.write(2, b"a real problem\n")
+    monkeypatch.undo()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    os.write(2, b"Interrupted: nothing written.\n")
+    assert capfd.readouterr().err.endswith("Interrupted: nothing written.\n")
+
+
 def test_ctrl_c_while_keras_imports_waits_for_the_import_then_interrupts():
     finished = []
     with pytest.raises(KeyboardInterrupt):
