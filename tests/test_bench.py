@@ -189,13 +189,19 @@ def test_reference_mixed_bfloat16_step_matches_float32_within_its_precision():
         reference.ReferenceGAN(device="cpu", precision="float16")
 
 
-def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch):
+def run_script(monkeypatch):
+    """benchmarks/run.py as a module (a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location(
         "benchmark_run", ROOT / "benchmarks" / "run.py"
     )
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "benchmark_run", module)  # for its dataclass
     spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch):
+    module = run_script(monkeypatch)
     monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: object())
     arguments = module.argparse.Namespace(
         backends="tensorflow,jax",
@@ -221,12 +227,7 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
 
 
 def test_benchmark_children_keep_the_callers_import_path(monkeypatch, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_run", ROOT / "benchmarks" / "run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "benchmark_run", module)
-    spec.loader.exec_module(module)
+    module = run_script(monkeypatch)
     # Packages installed beside the repository, not into the interpreter.
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     paths = module.child_environment()["PYTHONPATH"].split(os.pathsep)
