@@ -37,7 +37,8 @@ RECIPE = Recipe(
     grid_size=8,
     seed=0,
     # Not the tutorial's: the grids and generator.keras come from an average of G's
-    # weights (decay 0.99, the mnist recipe's, measured there). Training is exactly
+    # weights (decay 0.99, measured on the mnist recipe when its rates were the
+    # tutorial's kind: slow, and the same for D and G). Training is exactly
     # the tutorial's; generator_raw.keras holds the trained G. Measured over the first
     # 5 epochs only (45 minutes on 2 CPU cores; docs/evaluation.md), average against
     # trained G: 432 / 466 after epoch 1, 350 / 332 after epoch 2, 201 / 245 after
