@@ -269,7 +269,7 @@ def test_another_conditioning_cooks_from_a_recipe_of_its_own(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["fashion_mnist", "kmnist"])
-def test_conditional_variants_take_the_measured_conditional_generator_rate(name):
+def test_conditional_variants_take_the_measured_conditional_optimizers(name):
     variant = recipes.get(f"{name}_conditional")
     measured = recipes.get("mnist_conditional")
     unconditional = recipes.get(name)
@@ -280,6 +280,11 @@ def test_conditional_variants_take_the_measured_conditional_generator_rate(name)
     )
     # The average too: the unconditional recipes average more slowly.
     assert variant.average == measured.average != unconditional.average
+    # And D's optimizer: the unconditional recipes' Adam has other moments.
+    beta_1 = float(variant.discriminator_optimizer().beta_1)
+    assert beta_1 == pytest.approx(float(measured.discriminator_optimizer().beta_1))
+    assert beta_1 != pytest.approx(
+        float(unconditional.discriminator_optimizer().beta_1)
+    )
     # Everything else is the unconditional recipe's.
-    assert variant.discriminator_optimizer is unconditional.discriminator_optimizer
     assert variant.noise_dim == unconditional.noise_dim

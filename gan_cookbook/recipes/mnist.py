@@ -15,7 +15,7 @@ from gan_cookbook.recipe import Recipe
 RECIPE = Recipe(
     name="mnist",
     description="MNIST digits, the cooking DCGAN (noise 10, Adam 2e-4 for D and 1e-3 "
-    "for G, 10 epochs)",
+    "for G, beta_1 0 and beta_2 0.99, 10 epochs)",
     # Ships inside the package: runs with no network.
     load_data=load_mnist,
     # The cooking seed's models: 0.6M + 0.2M parameters, quick on a CPU too.
@@ -66,8 +66,16 @@ RECIPE = Recipe(
     # D's rate alone lowered linearly to 0 over the 10 epochs (G's constant), to hold
     # D back late: average 0.999 78.7 / 20.1 / 10.7 after epochs 2 / 5 / 10, and the
     # trained G fell apart against a still D (95.8 / 33.9 / 51.8), so D's rate stays.
-    discriminator_optimizer=partial(keras.optimizers.Adam, 2e-4, beta_1=0.5),
-    generator_optimizer=partial(keras.optimizers.Adam, 1e-3, beta_1=0.5),
+    # All of the above with Adam's beta_1 0.5. Then StyleGAN's moments, beta_1 0 and
+    # beta_2 0.99 (momentum left to the average), the same rates, seed 0, same EPYC:
+    # average 0.999 57.3 / 11.9 / 8.1 after epochs 2 / 5 / 10 against 87.8 / 18.6 /
+    # 9.6 (trained G 55.9 / 22.6 / 19.4; averages at 0.99 and 0.9995 kept beside it,
+    # 8.5 and 9.3 at epoch 10; every class 8.2% to 11.5%): ahead at every epoch, so
+    # these moments. One seed; the target of 8 is missed by 0.1.
+    discriminator_optimizer=partial(
+        keras.optimizers.Adam, 2e-4, beta_1=0.0, beta_2=0.99
+    ),
+    generator_optimizer=partial(keras.optimizers.Adam, 1e-3, beta_1=0.0, beta_2=0.99),
     # D outputs a probability; G is trained to make D say 1.
     loss="binary_crossentropy",
     # The cooking seed's batch; larger batches cost fewer steps but no better digits.
