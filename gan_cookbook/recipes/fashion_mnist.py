@@ -14,10 +14,10 @@ from gan_cookbook.recipes.mnist import RECIPE as MNIST
 # has been measured on Fashion-MNIST. Its authors made it a drop-in replacement for
 # MNIST (same size, 10 balanced classes, centred 28x28 grayscale objects), so the
 # settings that scored best there are the starting point: the cooking models, noise
-# of 10 uniform in [0, 1), Adam(beta_1=0.5) at 2e-4 for D and 1e-3 for G, batch 128,
-# and 10 epochs (as many images as MNIST, so as many steps an epoch; pass --epochs 20
-# to look further), with the grids and generator.keras from the average of G's
-# weights, decay 0.999.
+# of 10 uniform in [0, 1), Adam(beta_1=0, beta_2=0.99) at 2e-4 for D and 1e-3 for G,
+# batch 128, and 10 epochs (as many images as MNIST, so as many steps an epoch; pass
+# --epochs 20 to look further), with the grids and generator.keras from the average
+# of G's weights, decay 0.999.
 # recipes/fashion_mnist_tutorial_architecture.py is the experiment with the larger
 # tutorial generator.
 RECIPE = MNIST.replace(
