@@ -20,7 +20,7 @@ from gan_cookbook.recipes.mnist import RECIPE as MNIST
 RECIPE = MNIST.replace(
     name="kmnist",
     description="Kuzushiji-MNIST characters, the cooking DCGAN with noise 100 "
-    "(Adam 2e-4 / 1e-3, 10 epochs); downloads once",
+    "(Adam 2e-4 / 2e-3, 10 epochs); downloads once",
     # The official MNIST-format files, fetched once into the Keras cache and checked
     # against their MD5s; no network once cached.
     load_data=load_kmnist,
