@@ -78,8 +78,9 @@ RECIPE = Recipe(
     # G at 2e-3 with these moments, seed 1, same Xeon: average 40.7 / 12.1 / 8.1
     # after epochs 2 / 5 / 10 (trained G 47.8 / 22.6 / 16.7; every class 7.8% to
     # 12.4%), 0.7 ahead of 1e-3's 8.8. Seed 0, same Xeon: 44.8 / 12.1 / 7.6 (trained
-    # G 33.2 / 28.4 / 19.0; every class 8.5% to 11.4%) against 1e-3's 8.1 on the
-    # EPYC: ahead on both seeds at epoch 10, so G runs at 2e-3, ten times D's rate.
+    # G 33.2 / 28.4 / 19.0; every class 8.5% to 11.4%) against 1e-3's 58.5 / 13.6 /
+    # 8.0 on the same Xeon (trained G 44.1 / 29.3 / 15.9; 8.1 on the EPYC): ahead on
+    # both seeds at epochs 2 and 10 (level at 5 on seed 1), so G runs at 2e-3.
     discriminator_optimizer=partial(
         keras.optimizers.Adam, 2e-4, beta_1=0.0, beta_2=0.99
     ),
