@@ -7,7 +7,9 @@ split, with the project's classifier (``gan-cookbook evaluate``'s metrics). The 
 time of each row runs from the script's start, before Keras is imported, to the end
 of that epoch, less the time spent measuring: what a user who cooked for that many
 epochs would have waited, to the grid file. Prints a Markdown table and writes it,
-with every figure, as JSON beside the run folder.
+with every figure, as JSON beside the run folder, rewritten after each measurement:
+a cook stopped early keeps the rows it measured. Ctrl-C or SIGTERM stops the cook
+after its current step, as ``gan-cookbook cook`` does, and prints their table.
 
     python benchmarks/quality_time.py --recipe mnist --at 1,2,5,10
     python benchmarks/quality_time.py --recipe mnist_quick --at 1,2,3
@@ -25,6 +27,7 @@ STARTED = time.time()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +66,7 @@ def main() -> None:
     import keras
 
     from gan_cookbook.cli import resolve_recipe
-    from gan_cookbook.cook import prepare
+    from gan_cookbook.cook import RunStopped, prepare
     from gan_cookbook.evaluation import Evaluator
     from gan_cookbook.evaluation.measure import evaluator_of
 
@@ -71,7 +74,22 @@ def main() -> None:
     out = arguments.out or ROOT / "runs" / "quality" / recipe.name
     if out.exists():
         parser.error(f"--out {out} exists already; choose another. Received: {out}")
+    report_file = out.parent / f"{out.name}.json"
+    if report_file.exists():
+        parser.error(
+            f"--out {out} would overwrite the report {report_file}; choose another. "
+            f"Received: {out}"
+        )
     rows: list[dict] = []
+    report = {
+        "recipe": recipe.name,
+        "average": recipe.average,
+        "batch_size": recipe.batch_size,
+        "backend": keras.backend.backend(),
+        "engine": arguments.engine,
+        "n": arguments.n,
+        "rows": rows,
+    }
 
     class Measure(keras.callbacks.Callback):
         """Measures both generators after the epochs asked for."""
@@ -105,6 +123,8 @@ def main() -> None:
             if "label_accuracy" in metrics:
                 row["floor"]["label_accuracy"] = metrics["label_accuracy"]["real"]
             rows.append(row)
+            # Written after every row: a cook stopped later keeps what it measured.
+            report_file.write_text(json.dumps(report, indent=2))
             self.measuring += time.time() - began
             print(json.dumps(summary(row)), flush=True)
 
@@ -117,17 +137,17 @@ def main() -> None:
         verbose=0,
         callbacks=[Measure()],
     )
-    run.cook()
-    report = {
-        "recipe": recipe.name,
-        "average": recipe.average,
-        "batch_size": recipe.batch_size,
-        "backend": keras.backend.backend(),
-        "engine": arguments.engine,
-        "n": arguments.n,
-        "rows": rows,
-    }
-    (out.parent / f"{out.name}.json").write_text(json.dumps(report, indent=2))
+    try:
+        run.cook()
+    except RunStopped as stopped:
+        # Ctrl-C ends a long cook early with the table of the epochs measured so far.
+        print(table(report))
+        print(
+            f"{stopped}\nMeasured {len(rows)} of the {len(arguments.at)} epochs "
+            f"asked for; the figures are in {report_file}.",
+            file=sys.stderr,
+        )
+        sys.exit(stopped.exit_code)
     print(table(report))
 
 

@@ -4,6 +4,8 @@ import importlib.util
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -296,6 +298,42 @@ def test_quality_time_script_measures_both_generators_after_each_epoch(tmp_path)
     assert (out / "generator_raw.keras").is_file()  # an ordinary run folder
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_quality_time_stopped_by_ctrl_c_keeps_and_prints_the_rows_measured(tmp_path):
+    out = tmp_path / "quick"
+    command = [sys.executable, str(ROOT / "benchmarks" / "quality_time.py"),
+               "--recipe", "mnist_quick", "--at", "1,1000", "--limit", "256",
+               "--n", "200", "--out", str(out)]  # fmt: skip
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        progress = next(line for line in process.stdout if line.startswith("{"))
+        process.send_signal(signal.SIGINT)
+        stdout = process.stdout.read()
+        process.wait(timeout=300)
+        stderr.seek(0)
+        errors = stderr.read()
+    assert process.returncode == 130, errors[-3000:]
+    assert json.loads(progress)["epoch"] == 1
+    report_file = tmp_path / "quick.json"
+    assert "Stopped by SIGINT" in errors
+    assert (
+        f"Measured 1 of the 2 epochs asked for; the figures are in {report_file}."
+        in errors
+    )
+    report = json.loads(report_file.read_text())
+    (row,) = report["rows"]
+    assert row["epoch"] == 1 and row["averaged"]["frechet_distance"] > 0
+    line = next(line for line in stdout.splitlines() if line.startswith("| 1 "))
+    assert f"| {row['averaged']['frechet_distance']:.1f} |" in line
+    # The report is kept: a second cook into a fresh folder of the same name would
+    # overwrite it, and is refused.
+    shutil.rmtree(out)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 2 and "would overwrite the report" in again.stderr
+    assert json.loads(report_file.read_text()) == report
 
 
 def test_quality_time_table_of_a_recipe_without_labels_or_average():
