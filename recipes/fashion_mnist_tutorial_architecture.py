@@ -24,6 +24,6 @@ RECIPE = FASHION_MNIST.replace(
     noise_dim=100,
     noise=Noise("normal"),
     # Kept from fashion_mnist: Adam(2e-4, beta_1=0.5), batch 128, 10 epochs. The
-    # tutorial's own Adam(1e-4) is slow on MNIST: Fréchet distance 104 after 30 of its
+    # tutorial's own Adam(1e-4) is slow on MNIST: Fréchet distance 79 after 40 of its
     # 50 epochs (docs/evaluation.md).
 )
