@@ -65,6 +65,7 @@ def main() -> None:
 
     import keras
 
+    from gan_cookbook.checkpoint import write_json
     from gan_cookbook.cli import resolve_recipe
     from gan_cookbook.cook import RunStopped, prepare
     from gan_cookbook.evaluation import Evaluator
@@ -124,7 +125,7 @@ def main() -> None:
                 row["floor"]["label_accuracy"] = metrics["label_accuracy"]["real"]
             rows.append(row)
             # Written after every row: a cook stopped later keeps what it measured.
-            report_file.write_text(json.dumps(report, indent=2))
+            write_json(report_file, report)
             self.measuring += time.time() - began
             print(json.dumps(summary(row)), flush=True)
 
@@ -137,18 +138,20 @@ def main() -> None:
         verbose=0,
         callbacks=[Measure()],
     )
+    stopped = None
     try:
         run.cook()
-    except RunStopped as stopped:
-        # Ctrl-C ends a long cook early with the table of the epochs measured so far.
-        print(table(report))
+    except RunStopped as error:
+        stopped = error
+    # Ctrl-C ends a long cook early with the table of the epochs measured so far.
+    print(table(report))
+    if stopped is not None:
         print(
             f"{stopped}\nMeasured {len(rows)} of the {len(arguments.at)} epochs "
             f"asked for; the figures are in {report_file}.",
             file=sys.stderr,
         )
         sys.exit(stopped.exit_code)
-    print(table(report))
 
 
 def summary(row: dict) -> dict:

@@ -31,8 +31,8 @@ RECIPE = Recipe(
     # The tutorial's BATCH_SIZE.
     batch_size=256,
     # The tutorial's EPOCHS. This architecture learns slowly at the tutorial's rate:
-    # digits, most of them readable and many broken, after 40 epochs (2.5 hours on 2
-    # CPU cores; the 50 take over 3 hours there).
+    # digits, most of them readable and many broken, after 40 epochs (2 h 28 min on 2
+    # CPU cores, measuring excluded; the 50, at that pace, some 3 hours).
     epochs=50,
     # The tutorial shows 16 samples; 8x8 matches the other recipes' grids.
     grid_size=8,
