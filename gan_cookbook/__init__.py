@@ -5,12 +5,20 @@ The loop (:func:`stack`, :class:`GANTrainer`) works with any compiled Keras mode
 runs a recipe end to end.
 
 The names below are imported on first use, so that ``import gan_cookbook`` (and the
-command line's ``--help``) does not start a Keras backend.
+command line's ``--help``) does not start a Keras backend. The package's Keras
+classes that saved models name are registered as soon as Keras is imported
+(:mod:`gan_cookbook.saving`), so ``keras.saving.load_model`` loads every model a run
+saves after ``import gan_cookbook``, whichever of the two is imported first.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 # First, before Keras: sets TensorFlow's log level unless the user has.
@@ -69,6 +77,32 @@ if TYPE_CHECKING:
     from gan_cookbook.recipe import Recipe, load_recipe_file
 
 
+class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
+    """Finds ``keras`` as Python would and, once its module has run, imports
+    :mod:`gan_cookbook.saving`; then leaves ``sys.meta_path``."""
+
+    def find_spec(
+        self,
+        name: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        run_module = spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run_module(module)
+            importlib.import_module("gan_cookbook.saving")
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:
@@ -80,3 +114,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_MODULES])
+
+
+# Last: the modules it imports may import the package.
+if "keras" in sys.modules:
+    importlib.import_module("gan_cookbook.saving")
+else:
+    sys.meta_path.insert(0, _RegisterWhenKerasLoads())

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 
 FOLDER = "checkpoints"
-SETTINGS_FILE = "recipe.json"
-"""A run's resolved settings, options, data identity and versions."""
 _NAME = re.compile(r"epoch_(\d+)(?:_step_(\d+))?\.npz")
 _METADATA = "metadata.json"
 
@@ -106,22 +104,6 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, value: Any) -> None:
     """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
     write_text(path, json.dumps(value, indent=2))
-
-
-def read_settings(out: str | Path) -> dict[str, Any]:
-    """The ``recipe.json`` of a run folder.
-
-    Raises:
-        ValueError: there is none, or it is not a JSON object.
-    """
-    path = Path(out) / SETTINGS_FILE
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not readable as JSON ({error}).") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path}: expected a JSON object. Received: {settings!r}")
-    return settings
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -16,3 +16,9 @@ DEFAULT_STEPS = 50
 
 DEFAULT_WARMUP = 5
 """Steps :func:`~gan_cookbook.bench.benchmark` runs before timing by default."""
+
+BACKENDS = ("tensorflow", "jax", "torch")
+"""The Keras backends a command may run on (``bench --backend``)."""
+
+ORACLES = ("random", "bayesian")
+"""The KerasTuner oracles :func:`~gan_cookbook.tune.tune` searches with."""

@@ -25,12 +25,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
-import shutil
-import signal
-import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,15 +41,7 @@ from gan_cookbook.callbacks import (
     SampleGrid,
     StepsCSV,
 )
-from gan_cookbook.checkpoint import (
-    SETTINGS_FILE,
-    list_checkpoints,
-    load_checkpoint,
-    read_settings,
-    save_checkpoint,
-    save_model,
-    write_json,
-)
+from gan_cookbook.checkpoint import load_checkpoint, save_checkpoint, save_model
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
 from gan_cookbook.gan_model import (
     GANModel,
@@ -65,51 +51,11 @@ from gan_cookbook.gan_model import (
     conditional_classes,
     make_trainer,
 )
+from gan_cookbook.launch import StopSignals
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
+from gan_cookbook.options import CookOptions
 from gan_cookbook.recipe import Recipe
-from gan_cookbook.sampling import DISCRIMINATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE
-
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "epochs": None,
-    "batch_size": None,
-    "seed": None,
-    "precision": None,
-    "limit": None,
-    "data": None,
-    "resize": None,
-    "skip_bad_images": False,
-    "engine": "classic",
-    "checkpoint_every": 1,
-    "keep_checkpoints": 1,
-    "eval_every": None,
-    "eval_count": 10000,
-    "tensorboard": None,
-}
-"""The options of :func:`prepare` a new run takes when they are not given (``None``:
-the recipe's setting, or none); a resumed run takes the run's own first."""
-
-# Settings a resumed run must share with the saved one (epochs and the optimizers'
-# settings may change: more epochs, or a lower learning rate after a NaN).
-RESUME_SETTINGS = (
-    ("recipe", "name"),
-    ("recipe", "build_generator"),
-    ("recipe", "build_discriminator"),
-    ("recipe", "noise_dim"),
-    ("recipe", "noise"),
-    ("recipe", "channels"),
-    ("recipe", "precision"),
-    ("recipe", "loss"),
-    ("recipe", "batch_size"),
-    ("recipe", "grid_size"),
-    ("recipe", "seed"),
-    ("recipe", "average"),
-    ("recipe", "conditional"),
-    ("data", "source"),
-    ("data", "identity"),
-    ("data", "images"),
-    ("data", "image_shape"),
-    ("data", "num_classes"),
-)
+from gan_cookbook.run_folder import DataRecord, RunFolder, RunRecord, now
 
 
 class RunStopped(RuntimeError):
@@ -127,40 +73,15 @@ class RunStopped(RuntimeError):
         self.exit_code = exit_code
 
 
-class _StopOnSignals(keras.callbacks.Callback):
-    """First SIGINT or SIGTERM: stop after the current step. A second: stop now."""
+class _StopOnSignal(keras.callbacks.Callback):
+    """Ends training after the step in which a signal was noted."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
+    def __init__(self, signals: StopSignals):
         super().__init__()
-        self.received: signal.Signals | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopOnSignals:
-        # Python lets only the main thread set signal handlers.
-        if threading.current_thread() is threading.main_thread():
-            for number in self.SIGNALS:
-                self._previous[number] = signal.signal(number, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-        self._previous.clear()
-
-    def _handle(self, number: int, frame: Any) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt
-        self.received = signal.Signals(number)
-        print(
-            f"\n{self.received.name} received: finishing the current step and writing "
-            "a checkpoint (press Ctrl-C again to quit at once).",
-            flush=True,
-        )
+        self.signals = signals
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.received is not None:
+        if self.signals.received is not None:
             self.model.stop_training = True
 
 
@@ -215,13 +136,12 @@ class Run:
 
     Attributes:
         recipe: The recipe, with the overrides applied.
-        out: The run folder.
+        folder: The run folder.
         dataset: The training images.
         gan_model: The compiled models.
         trainer: Their trainer, restored from ``resumed_from`` when resuming.
         sample_noise: The fixed noise of the epoch grids.
-        options: The options :func:`prepare` was given (``None`` values left out),
-            as ``recipe.json`` records them.
+        options: The options :func:`prepare` was given, merged with a resumed run's.
         resumed_from: The checkpoint restored, or ``None`` for a new run.
         resumed_history: The epoch logs saved in that checkpoint.
         evaluation: The ``eval_every`` callback, or ``None``.
@@ -231,23 +151,79 @@ class Run:
     """
 
     recipe: Recipe
-    out: Path
+    folder: RunFolder
     dataset: Dataset
     gan_model: GANModel
     trainer: GANTrainer
     sample_noise: np.ndarray
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options: CookOptions = dataclasses.field(default_factory=CookOptions)
     verbose: int = 1
     callbacks: Sequence[keras.callbacks.Callback] = ()
-    checkpoint_every: int = 1
-    keep_checkpoints: int = 1
     overwrite: bool = False
     resumed_from: Path | None = None
     resumed_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     evaluation: keras.callbacks.Callback | None = None
-    tensorboard: Path | None = None
     averaged: AveragedGenerator | None = None
     num_classes: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        recipe: Recipe,
+        folder: RunFolder,
+        dataset: Dataset,
+        options: CookOptions,
+        **settings: Any,
+    ) -> Run:
+        """A run of ``recipe`` on ``dataset``: its compiled models and trainer, its
+        grids' noise, the average of G when the recipe keeps one and the
+        ``eval_every`` measurement, each checked.
+
+        Args:
+            **settings: The other fields: ``num_classes``, ``verbose``,
+                ``callbacks``, ``overwrite``.
+        """
+        num_classes = settings.get("num_classes")
+        gan_model, trainer = build_trainer(
+            recipe, dataset, num_classes, options.engine_or_default
+        )
+        if options.tensorboard is not None:
+            from gan_cookbook.tensorboard import check_installed
+
+            check_installed(options.tensorboard)
+        averaged = averaged_generator(gan_model, recipe.noise, recipe.seed, num_classes)
+        evaluation = frechet_evaluation(
+            gan_model, averaged, recipe, dataset, options, settings.get("verbose", 1)
+        )
+        return cls(
+            recipe=recipe,
+            folder=folder,
+            dataset=dataset,
+            gan_model=gan_model,
+            trainer=trainer,
+            sample_noise=sample_noise_of(recipe, num_classes),
+            options=options,
+            evaluation=evaluation,
+            averaged=averaged,
+            **settings,
+        )
+
+    @property
+    def out(self) -> Path:
+        return self.folder.path
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.options.checkpoint_every_or_default
+
+    @property
+    def keep_checkpoints(self) -> int:
+        return self.options.keep_checkpoints_or_default
+
+    @property
+    def tensorboard(self) -> Path | None:
+        tensorboard = self.options.tensorboard
+        return None if tensorboard is None else Path(tensorboard)
 
     @property
     def generator(self) -> keras.Model:
@@ -279,17 +255,17 @@ class Run:
         Raises:
             RunStopped: a signal or a NaN loss ended the run early.
         """
-        if self.overwrite and self.out.exists():
-            shutil.rmtree(self.out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        always = [] if self.evaluation is None else list(self.evaluation.keys)
-        history_csv = HistoryCSV(self.out / "history.csv", always=always)
-        steps_csv = StepsCSV(self.out / "steps.csv")
-        settings = self.settings()
+        folder = self.folder
+        if self.overwrite:
+            folder.clear()
+        record = self.record()
         if self.resumed_from is not None:
-            settings["created"] = read_settings(self.out).get("created")
-        write_json(self.out / SETTINGS_FILE, settings)
+            record = dataclasses.replace(record, created=folder.read_record().created)
+        folder.write_record(record)
         epoch_history = list(self.resumed_history)
+        always = [] if self.evaluation is None else list(self.evaluation.keys)
+        history_csv = HistoryCSV(folder.history_csv, always=always)
+        steps_csv = StepsCSV(folder.steps_csv)
         if self.resumed_from is not None:
             # Rows after the checkpoint belong to work that is about to be redone.
             history_csv.path.unlink(missing_ok=True)
@@ -301,7 +277,7 @@ class Run:
         grid = SampleGrid(
             self.sampled_generator,
             self.sample_noise,
-            self.out / "samples",
+            folder.samples,
             columns=self.recipe.grid_size,
             labels=self.sample_labels,
         )
@@ -316,34 +292,34 @@ class Run:
             history_csv,
             steps_csv,
             _Checkpointer(self, epoch_history),
-            ProgressGIF(self.out / "samples", self.out / "progress.gif"),
-            LossPlot(self.out / "steps.csv", self.out / "losses.png"),
+            ProgressGIF(folder.samples, folder.progress_gif),
+            LossPlot(folder.steps_csv, folder.losses_png),
         ]
         if self.tensorboard is not None:
             from gan_cookbook.tensorboard import tensorboard_callbacks
 
             recorders += tensorboard_callbacks(grid, self.tensorboard)
-        with _StopOnSignals() as stopper:
+        with StopSignals() as signals:
             try:
                 history = self.trainer.fit(
                     self.dataset.images,
                     self.dataset.labels if self.num_classes is not None else None,
                     batch_size=self.recipe.batch_size,
                     epochs=self.recipe.epochs,
-                    callbacks=[*recorders, stopper, *self.callbacks],
+                    callbacks=[*recorders, _StopOnSignal(signals), *self.callbacks],
                     verbose=self.verbose,
                 )
             except NonFiniteLossError as error:
                 raise self._diverged(error) from None
-        if stopper.received is not None:
+        if signals.received is not None:
             # Written after the handlers are restored: a second Ctrl-C now quits at
             # once, and the atomic writes leave the previous files whole.
             checkpoint = self.save_checkpoint(epoch_history)
             raise RunStopped(
-                f"Stopped by {stopper.received.name} {self.position()}. Checkpoint "
+                f"Stopped by {signals.received.name} {self.position()}. Checkpoint "
                 f"written: {checkpoint}; the models in {self.out} are from it.",
                 checkpoint,
-                128 + int(stopper.received),
+                128 + int(signals.received),
             )
         # The last epoch's checkpoint has written the models.
         return RunResult(
@@ -357,7 +333,7 @@ class Run:
         )
 
     def _diverged(self, error: NonFiniteLossError) -> RunStopped:
-        checkpoints = list_checkpoints(self.out)
+        checkpoints = self.folder.checkpoints()
         checkpoint = checkpoints[-1] if checkpoints else None
         kept = (
             f"The last good checkpoint is kept: {checkpoint}. Resume from it with "
@@ -390,6 +366,37 @@ class Run:
         self.save_models(refresh_average)
         return path
 
+    def restore(self, epochs_given: bool = True) -> None:
+        """Continues from the run folder's newest checkpoint: its trainer state,
+        sample noise and epoch logs.
+
+        Raises:
+            ValueError: the settings differ from the saved run's, the checkpoint
+                does not fit the models, or the run has trained its epochs already.
+        """
+        self.folder.check_same_run(self.record())
+        checkpoint = self.folder.checkpoints()[-1]
+        arrays, metadata = load_checkpoint(checkpoint)
+        self.sample_noise = arrays.pop("sample_noise")
+        try:
+            self.trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
+        except ValueError as error:
+            raise ValueError(f"{checkpoint}: {error}") from None
+        self.resumed_from = checkpoint
+        self.resumed_history = list(metadata["history"])
+        trained = self.trainer.progress.epoch
+        if trained >= self.recipe.epochs:
+            received = (
+                f"epochs={self.recipe.epochs}"
+                if epochs_given
+                else f"epochs=None (the run's own, {self.recipe.epochs})"
+            )
+            raise ValueError(
+                f"The run in {self.out} has already trained "
+                f"{epochs_phrase(trained)}. Pass `epochs` above {trained} to train "
+                f"further. Received: {received}"
+            )
+
     def save_models(self, refresh_average: bool = True) -> None:
         """Writes ``generator.keras`` (the generator sampled: the average when the
         recipe averages), ``generator_raw.keras`` (the trained G, beside an
@@ -405,39 +412,44 @@ class Run:
         sampled = self.generator
         if self.averaged is not None:
             sampled = self.averaged.update() if refresh_average else self.averaged.model
-            save_model(self.generator, self.out / RAW_GENERATOR_FILE)
-        save_model(sampled, self.out / GENERATOR_FILE)
-        save_model(self.discriminator, self.out / DISCRIMINATOR_FILE)
+            save_model(self.generator, self.folder.raw_generator_path)
+        save_model(sampled, self.folder.generator_path)
+        save_model(self.discriminator, self.folder.discriminator_path)
 
-    def settings(self) -> dict[str, Any]:
+    def record(self) -> RunRecord:
         """What ``recipe.json`` records: the resolved recipe, the options given, the
         data and the versions."""
         identity = self.dataset.identity
-        return {
-            "recipe": self.recipe.to_config(),
-            "options": json_ready(self.options),
-            "data": {
-                "source": self.dataset.source,
-                "identity": None if identity is None else identity.to_config(),
-                "images": int(len(self.dataset.images)),
-                "image_shape": list(self.dataset.images.shape[1:]),
-                "num_classes": self.num_classes,
-            },
-            "keras_version": keras.__version__,
-            "backend": keras.backend.backend(),
-            "seed": self.recipe.seed,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        return RunRecord(
+            recipe=self.recipe.to_config(),
+            options=self.options.recorded(),
+            data=DataRecord(
+                source=self.dataset.source,
+                identity=None if identity is None else identity.to_config(),
+                images=int(len(self.dataset.images)),
+                image_shape=list(self.dataset.images.shape[1:]),
+                num_classes=self.num_classes,
+            ),
+            keras_version=keras.__version__,
+            backend=keras.backend.backend(),
+            seed=self.recipe.seed,
+            created=now(),
+        )
 
     def state_bytes(self) -> int:
         """The size of one checkpoint's arrays (float32), optimizer slots included."""
         groups = self.trainer.state_variables().values()
         return sum(int(np.prod(v.shape)) * 4 for group in groups for v in group)
 
+    def bytes_needed(self) -> int:
+        """About what the run writes: its checkpoints and models, a grid an epoch."""
+        samples = self.recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
+        return self.state_bytes() * (self.keep_checkpoints + 3) + samples + 2**20
 
-def json_ready(value: Any) -> Any:
-    """``value`` with paths as strings, as JSON holds it."""
-    return json.loads(json.dumps(value, default=str))
+
+def epochs_phrase(count: int) -> str:
+    """``"1 epoch"``, ``"3 epochs"``."""
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def truncate_steps(path: Path, epoch: int, step: int) -> None:
@@ -461,118 +473,126 @@ def truncate_steps(path: Path, epoch: int, step: int) -> None:
         csv.writer(file).writerows([rows[0], *kept])
 
 
-def default_out(recipe: Recipe) -> Path:
-    """``runs/<recipe>-<date>-<time>``: a fresh folder for every run."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path("runs") / f"{recipe.name}-{stamp}"
-    suffix = 2
-    while out.exists():
-        out = Path("runs") / f"{recipe.name}-{stamp}-{suffix}"
-        suffix += 1
-    return out
+def open_run_folder(
+    recipe: Recipe,
+    out: str | Path | None,
+    options: CookOptions,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> tuple[RunFolder, CookOptions]:
+    """The run folder to cook into, checked, and the options resolved against it:
+    a resumed run's recorded options fill those not given."""
+    if resume and overwrite:
+        raise ValueError(
+            "`resume` and `overwrite` exclude each other: choose one. "
+            "Received: resume=True, overwrite=True"
+        )
+    if resume:
+        if out is None:
+            raise ValueError(
+                "`out` is required when `resume=True`: the folder of the run to "
+                "resume. Received: out=None"
+            )
+        folder = RunFolder(out)
+        folder.check_resumable()
+        return folder, options.merged(folder.read_record().options)
+    folder = RunFolder(out) if out is not None else RunFolder.new_default(recipe.name)
+    folder.check_new(overwrite)
+    return folder, options
 
 
-def check_out(out: Path, overwrite: bool = False) -> None:
-    """Refuses a run folder that is a file or already holds something.
+def load_training_data(
+    recipe: Recipe, options: CookOptions
+) -> tuple[Dataset, int | None]:
+    """The images a run trains on (the recipe's, or ``options.data``) in the
+    recipe's channels and up to ``options.limit``, and a conditional recipe's
+    number of classes (else ``None``).
 
-    With ``overwrite``, a folder that holds a previous run (it has ``recipe.json``)
-    may be replaced; any other non-empty folder is still refused.
+    Raises:
+        ValueError: the data cannot be read, lack the labels a conditional recipe
+            needs, or hold fewer images than one batch.
     """
-    if out.exists() and not out.is_dir():
-        raise ValueError(
-            f"`out` {out} is a file. Expected a new or empty folder. "
-            f"Received: out={str(out)!r}"
+    if options.data is not None:
+        dataset = load_path(
+            options.data,
+            channels=recipe.channels,
+            resize=options.resize or DEFAULT_RESIZE,
+            skip_bad_images=bool(options.skip_bad_images),
         )
-    if not (out.is_dir() and any(out.iterdir())):
-        return
-    if not overwrite and (out / SETTINGS_FILE).is_file() and not list_checkpoints(out):
-        raise ValueError(
-            f"`out` {out} holds a run that stopped before its first checkpoint: "
-            "nothing was trained that could be kept. Start it again with "
-            f"`overwrite=True`, or choose a new folder. Received: out={str(out)!r}"
-        )
-    if not overwrite:
-        raise ValueError(
-            f"`out` {out} already holds files; a run never overwrites another. "
-            "Choose a new folder, continue that run with `resume=True`, or replace "
-            f"it with `overwrite=True`. Received: out={str(out)!r}"
-        )
-    if not (out / SETTINGS_FILE).is_file():
-        raise ValueError(
-            f"`overwrite=True` replaces only a run folder (one holding recipe.json); "
-            f"{out} holds other files and is left alone. Received: out={str(out)!r}"
-        )
+    else:
+        dataset = with_channels(recipe.load_data(), recipe.channels)
+    num_classes = conditional_classes(recipe, dataset)
+    dataset = dataset.limit(options.limit)
+    check_batch_size(recipe.batch_size, dataset)
+    return dataset, num_classes
 
 
-def check_disk(out: Path, needed: int) -> None:
-    """Checks that the run folder can be written and has ``needed`` bytes free."""
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"`out` {out}: cannot write in {existing} ({error.strerror}). "
-            f"Expected a writable folder. Received: out={str(out)!r}"
-        ) from None
-    free = shutil.disk_usage(existing).free
-    if free < needed:
-        raise ValueError(
-            f"`out` {out}: {free / 2**20:.0f} MiB free on its disk, about "
-            f"{needed / 2**20:.0f} MiB needed for checkpoints, models and samples. "
-            f"Received: out={str(out)!r}"
-        )
+def build_trainer(
+    recipe: Recipe,
+    dataset: Dataset,
+    num_classes: int | None,
+    engine: str = "classic",
+    steps: int | None = None,
+) -> tuple[GANModel, GANTrainer]:
+    """The recipe's compiled models for ``dataset`` and their trainer, checked
+    against the images (and labels).
+
+    Args:
+        steps: The run's steps, where a recipe's rates decay to 0. Defaults to the
+            recipe's epochs over ``dataset``.
+    """
+    backend.enable_determinism()
+    if steps is None:
+        steps = recipe.epochs * (len(dataset.images) // recipe.batch_size)
+    gan_model = build_gan_model(
+        recipe, dataset.images.shape[1:], num_classes=num_classes, steps=steps
+    )
+    trainer = make_trainer(
+        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
+    )
+    trainer.check_images(dataset.images)
+    if num_classes is not None:
+        trainer.check_labels(dataset.labels, len(dataset.images))
+    return gan_model, trainer
 
 
-def check_resumable(out: Path) -> list[Path]:
-    """The checkpoints of the run in ``out``; a clear error when it has none."""
-    received = f"Received: out={str(out)!r}, resume=True"
-    if not (out / SETTINGS_FILE).is_file():
-        what = "does not exist" if not out.exists() else "holds no recipe.json"
-        raise ValueError(
-            f"`out` {out} {what}: it is not a run folder, so there is nothing to "
-            f"resume. Start a new run instead. {received}"
-        )
-    checkpoints = list_checkpoints(out)
-    if not checkpoints:
-        raise ValueError(
-            f"`out` {out} holds a run that stopped before its first checkpoint: "
-            "nothing was trained that could be resumed. Start it again with "
-            f"`overwrite=True` (in place of `resume=True`). {received}"
-        )
-    return checkpoints
+def sample_noise_of(recipe: Recipe, num_classes: int | None) -> np.ndarray:
+    """The fixed noise of a run's epoch grids; a conditional run's grids give each
+    class a row of ``grid_size`` images."""
+    rows = recipe.grid_size if num_classes is None else num_classes
+    noise = recipe.noise.sample(
+        (rows * recipe.grid_size, recipe.noise_dim), seed=recipe.seed
+    )
+    return keras.ops.convert_to_numpy(noise)
 
 
-def differences(saved: dict[str, Any], given: dict[str, Any]) -> list[str]:
-    """The resume-relevant settings that differ, one line each."""
-    given = json_ready(given)
-    lines = []
-    for section, key in RESUME_SETTINGS:
-        before = saved.get(section, {}).get(key)
-        after = given.get(section, {}).get(key)
-        if before != after:
-            lines.append(f"{section}.{key}: {before!r} in the run, {after!r} given")
-    return lines
+def frechet_evaluation(
+    gan_model: GANModel,
+    averaged: AveragedGenerator | None,
+    recipe: Recipe,
+    dataset: Dataset,
+    options: CookOptions,
+    verbose: int,
+) -> keras.callbacks.Callback | None:
+    """The ``eval_every`` callback, its data loaded and checked before training;
+    ``None`` when nothing is evaluated."""
+    if options.eval_every is None:
+        return None
+    from gan_cookbook.evaluation import frechet_callback
 
-
-def _check_count(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or value < 1):
-        raise ValueError(f"`{name}` must be at least 1. Received: {name}={value!r}")
-
-
-def _restore(
-    trainer: GANTrainer, checkpoint: Path
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Loads a checkpoint into the trainer; returns its sample noise and history."""
-    arrays, metadata = load_checkpoint(checkpoint)
-    sample_noise = arrays.pop("sample_noise")
-    try:
-        trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
-    except ValueError as error:
-        raise ValueError(f"{checkpoint}: {error}") from None
-    return sample_noise, list(metadata["history"])
+    # With an average, the average is what is sampled and the trained G is
+    # measured beside it.
+    sampled = gan_model.generator if averaged is None else averaged.model
+    return frechet_callback(
+        sampled,
+        recipe.noise,
+        dataset,
+        every=options.eval_every,
+        count=options.eval_count_or_default,
+        seed=recipe.seed,
+        verbose=verbose,
+        raw_generator=None if averaged is None else gan_model.generator,
+    )
 
 
 def prepare(
@@ -600,220 +620,40 @@ def prepare(
 ) -> Run:
     """Checks every setting, loads the data and builds the models; writes nothing.
 
-    With ``resume=True`` every option left at ``None`` is the resumed run's own (its
-    ``recipe.json``), so ``prepare(recipe, out=folder, resume=True)`` continues a run
-    as it was cooked; an option given that differs from the run's in what training
-    depends on is refused with the list of differences.
-
     Args:
         recipe: The recipe to cook.
         out: The run folder, new or empty. Defaults to ``runs/<name>-<time>``.
-        epochs: Overrides the recipe's epochs (with ``resume``: the epoch to
-            continue to; defaults to the run's).
-        batch_size: Overrides the recipe's batch size.
-        seed: Overrides the recipe's seed.
-        precision: Overrides the recipe's precision: ``"float32"`` or
-            ``"mixed_bfloat16"``.
-        limit: Trains on the first ``limit`` images only. Defaults to all.
-        data: A file or folder to train on instead of the recipe's data: anything
-            :func:`~gan_cookbook.data.load_path` reads.
-        resize: How ``data`` images of another size become 28x28 (a
-            :data:`~gan_cookbook.data.RESIZE_METHODS` name; ``"none"``: an error).
-            Defaults to Lanczos.
-        skip_bad_images: Leave out images in ``data`` that Pillow cannot read.
-            Defaults to False.
+        resume: Continue the run in ``out`` from its newest checkpoint, with the
+            run's own options (its ``recipe.json``) where none is given.
+        overwrite: Replace the run already in ``out``.
         verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
         callbacks: More Keras callbacks for the loop.
-        resume: Continue the run in ``out`` from its newest checkpoint.
-        overwrite: Replace the run already in ``out``.
-        checkpoint_every: Write a checkpoint every this many epochs (and at the
-            last). Defaults to 1.
-        keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
-        engine: ``"classic"`` or ``"fused"`` (JAX only): see
-            :func:`~gan_cookbook.gan_model.make_trainer`. Defaults to
-            ``"classic"``.
-        eval_every: Adds the Fréchet distance of ``eval_count`` samples to
-            ``history.csv`` every ``eval_every`` epochs. Defaults to never.
-        eval_count: Images per measurement. Defaults to 10,000.
-        tensorboard: A folder for TensorBoard: epoch scalars and the sample grid.
+        epochs, batch_size, ...: The options, each with its default, as
+            :class:`~gan_cookbook.options.CookOptions` describes them.
 
     Raises:
         ValueError: a setting, the data or the run folder is not usable; the message
             names the argument, Keras style.
     """
-    given = {
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "seed": seed,
-        "precision": precision,
-        "limit": limit,
-        "data": None if data is None else str(Path(data).resolve()),
-        "resize": resize,
-        "skip_bad_images": skip_bad_images or None,
-        "engine": engine,
-        "checkpoint_every": checkpoint_every,
-        "keep_checkpoints": keep_checkpoints,
-        "eval_every": eval_every,
-        "eval_count": eval_count,
-        "tensorboard": tensorboard,
-    }
-    if resume and overwrite:
-        raise ValueError(
-            "`resume` and `overwrite` exclude each other: choose one. "
-            "Received: resume=True, overwrite=True"
-        )
-    checkpoints: list[Path] = []
-    if resume:
-        if out is None:
-            raise ValueError(
-                "`out` is required when `resume=True`: the folder of the run to "
-                "resume. Received: out=None"
-            )
-        out = Path(out)
-        checkpoints = check_resumable(out)
-        recorded = read_settings(out).get("options", {})
-        given = {
-            name: recorded.get(name) if value is None else value
-            for name, value in given.items()
-        }
-    else:
-        out = Path(out) if out is not None else default_out(recipe)
-        check_out(out, overwrite)
-    if given["eval_every"] is None:
-        given["eval_count"] = None
-    options = {name: value for name, value in given.items() if value is not None}
-    chosen = {**DEFAULT_OPTIONS, **options}
-    checkpoint_every = chosen["checkpoint_every"]
-    keep_checkpoints = chosen["keep_checkpoints"]
-    _check_count("checkpoint_every", checkpoint_every)
-    _check_count("keep_checkpoints", keep_checkpoints)
-    recipe = recipe.replace(
-        **{key: chosen[key] for key in ("epochs", "batch_size", "seed", "precision")}
-    )
-    if data is None:
-        data = chosen["data"]  # a resumed run's, made absolute when it was cooked
-    limit, resize, tensorboard = (
-        chosen["limit"],
-        chosen["resize"],
-        chosen["tensorboard"],
-    )
-    skip_bad_images, engine = chosen["skip_bad_images"], chosen["engine"]
-    eval_every, eval_count = chosen["eval_every"], chosen["eval_count"]
-    if data is not None:
-        dataset = load_path(
-            data,
-            channels=recipe.channels,
-            resize=resize or DEFAULT_RESIZE,
-            skip_bad_images=skip_bad_images,
-        )
-    else:
-        dataset = with_channels(recipe.load_data(), recipe.channels)
-    num_classes = conditional_classes(recipe, dataset)
-    dataset = dataset.limit(limit)
-    check_batch_size(recipe.batch_size, dataset)
-
-    backend.enable_determinism()
-    gan_model = build_gan_model(
+    arguments = locals()
+    given = CookOptions.given(**{name: arguments[name] for name in CookOptions.names()})
+    folder, options = open_run_folder(recipe, out, given, resume, overwrite)
+    recipe = recipe.replace(**options.recipe_overrides())
+    dataset, num_classes = load_training_data(recipe, options)
+    run = Run.build(  # the models, their trainer, the average and the measurement
         recipe,
-        dataset.images.shape[1:],
+        folder,
+        dataset,
+        options,
         num_classes=num_classes,
-        steps=recipe.epochs * (len(dataset.images) // recipe.batch_size),
-    )
-    trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
-    )
-    trainer.check_images(dataset.images)
-    if num_classes is not None:
-        trainer.check_labels(dataset.labels, len(dataset.images))
-    # A conditional run's grids give each class a row of grid_size images.
-    rows = recipe.grid_size if num_classes is None else num_classes
-    sample_noise = keras.ops.convert_to_numpy(
-        recipe.noise.sample(
-            (rows * recipe.grid_size, recipe.noise_dim), seed=recipe.seed
-        )
-    )
-    if tensorboard is not None:
-        from gan_cookbook.tensorboard import check_installed
-
-        check_installed(tensorboard)
-    averaged = averaged_generator(gan_model, recipe.noise, recipe.seed, num_classes)
-    evaluation = None
-    if eval_every is not None:
-        evaluation = _frechet_evaluation(
-            gan_model.generator,
-            averaged,
-            recipe,
-            dataset,
-            eval_every,
-            eval_count,
-            verbose,
-        )
-    run = Run(
-        recipe=recipe,
-        out=out,
-        dataset=dataset,
-        gan_model=gan_model,
-        trainer=trainer,
-        sample_noise=sample_noise,
-        options=options,
-        averaged=averaged,
         verbose=verbose,
         callbacks=callbacks,
-        checkpoint_every=checkpoint_every,
-        keep_checkpoints=keep_checkpoints,
         overwrite=overwrite,
-        evaluation=evaluation,
-        tensorboard=Path(tensorboard) if tensorboard is not None else None,
-        num_classes=num_classes,
     )
-
     if resume:
-        saved = read_settings(out)
-        changed = differences(saved, run.settings())
-        if changed:
-            raise ValueError(
-                f"`resume=True`: the settings differ from those of the run in {out}:"
-                "\n  " + "\n  ".join(changed)
-            )
-        run.resumed_from = checkpoints[-1]
-        run.sample_noise, run.resumed_history = _restore(trainer, checkpoints[-1])
-        progress = trainer.progress
-        if progress.epoch >= recipe.epochs:
-            raise ValueError(
-                f"The run in {out} has already trained {progress.epoch} epochs. "
-                f"Pass `epochs` above {progress.epoch} to train further. "
-                f"Received: epochs={recipe.epochs}"
-            )
-    samples = recipe.epochs * 2**20 // 4  # a grid PNG is well under 256 KiB
-    check_disk(out, run.state_bytes() * (keep_checkpoints + 3) + samples + 2**20)
+        run.restore(epochs_given=epochs is not None)
+    folder.check_disk(run.bytes_needed())
     return run
-
-
-def _frechet_evaluation(
-    generator: keras.Model,
-    averaged: AveragedGenerator | None,
-    recipe: Recipe,
-    dataset: Dataset,
-    every: int,
-    count: int,
-    verbose: int,
-) -> keras.callbacks.Callback:
-    """The ``--eval-every`` callback, its data loaded and checked before training."""
-    from gan_cookbook.evaluation import frechet_callback
-
-    # With an average, the average is what is sampled and the trained G is
-    # measured beside it.
-    sampled = generator if averaged is None else averaged.model
-    return frechet_callback(
-        sampled,
-        recipe.noise,
-        dataset,
-        every=every,
-        count=count,
-        seed=recipe.seed,
-        verbose=verbose,
-        raw_generator=None if averaged is None else generator,
-    )
 
 
 def cook(recipe: Recipe, **options: Any) -> RunResult:

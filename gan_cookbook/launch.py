@@ -228,3 +228,42 @@ def start_keras() -> None:
 
         # The first operation finds the devices: where TensorFlow looks for CUDA.
         keras.ops.convert_to_numpy(keras.ops.zeros((1,)))
+
+
+class StopSignals:
+    """Within the block, the first SIGINT or SIGTERM is noted (and said) rather
+    than raised, so that a run can finish its step and write a checkpoint; a second
+    one raises ``KeyboardInterrupt`` at once.
+
+    Attributes:
+        received: The first signal received, or ``None``.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        # Python lets only the main thread set signal handlers.
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _handle(self, number: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(number)
+        # On a line of its own: a progress bar may be part way along the current one.
+        print(
+            f"\n{self.received.name} received: finishing the current step and writing "
+            "a checkpoint (press Ctrl-C again to quit at once).",
+            flush=True,
+        )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 
-from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
 from gan_cookbook.data import DataSource, with_channels
 from gan_cookbook.evaluation.measure import (
     draw_noise,
@@ -21,13 +19,8 @@ from gan_cookbook.evaluation.measure import (
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipe import Recipe
+from gan_cookbook.run_folder import GENERATOR_FILE, RAW_GENERATOR_FILE, RunFolder
 
-GENERATOR_FILE = "generator.keras"
-"""A run's generator to sample from: the averaged one when the recipe averages."""
-RAW_GENERATOR_FILE = "generator_raw.keras"
-"""A run's trained generator, beside the averaged one when the recipe averages."""
-DISCRIMINATOR_FILE = "discriminator.keras"
-"""A run's discriminator."""
 LABEL_EMBEDDING = "label_embedding"
 """The name of the Embedding layer that takes the label in the built-in conditional
 generators: its ``input_dim`` is the number of classes."""
@@ -121,8 +114,9 @@ def load_cooked(
     """
     path = Path(run_or_model)
     if path.is_dir():
-        folder, model_path = path, path / GENERATOR_FILE
-        if not model_path.is_file() and (path / SETTINGS_FILE).is_file():
+        folder = RunFolder(path)
+        model_path = folder.generator_path
+        if not model_path.is_file() and folder.is_run():
             raise ValueError(
                 f"{path}: the run has no {GENERATOR_FILE} yet: it is written with "
                 "each checkpoint, at the end of the first epoch (or when the run is "
@@ -134,12 +128,51 @@ def load_cooked(
                 f"or a .keras generator file. Received: {path}"
             )
     elif path.is_file() and path.suffix == ".keras":
-        folder, model_path = path.parent, path
+        folder, model_path = RunFolder(path.parent), path
     else:
         raise ValueError(
             f"RUN_OR_MODEL must be a run folder or a .keras generator file. "
             f"Received: {path}" + ("" if path.exists() else " (does not exist)")
         )
+    generator = load_generator(model_path)
+    record = folder.record_or_empty()
+    num_classes = None
+    if takes_labels(generator):
+        num_classes = _num_classes(generator, record.data.num_classes, model_path)
+    description = record.data.source
+    if recipe is not None:
+        noise, known = recipe.noise, True
+        identity = None
+        if load_recipe_data:
+            dataset = with_channels(recipe.load_data(), recipe.channels)
+            identity, description = dataset.identity, dataset.source
+    else:
+        identity = record.data_source(folder.settings_path)
+        recorded_noise = record.noise()
+        known = recorded_noise is not None
+        noise = recorded_noise if known else Noise()
+    average = record.average if recipe is None else recipe.average
+    return Cooked(
+        generator,
+        noise,
+        folder.path,
+        identity,
+        known,
+        description,
+        model_path=model_path,
+        average=average,
+        num_classes=num_classes,
+    )
+
+
+def load_generator(model_path: Path) -> keras.Model:
+    """Loads a ``.keras`` generator: noise (and, conditional, a label) in, images
+    out.
+
+    Raises:
+        ValueError: the file cannot be loaded, or holds a model of another shape;
+            the message names the file.
+    """
     try:
         generator = keras.saving.load_model(model_path, compile=False)
     except Exception as error:  # noqa: BLE001 - any loading failure names the file
@@ -156,43 +189,7 @@ def load_cooked(
             f"{inputs[0] if len(inputs) == 1 else inputs}, output "
             f"{tuple(generator.output_shape)}"
         )
-    settings_path = folder / SETTINGS_FILE
-    settings = read_settings(folder) if settings_path.is_file() else {}
-    data = _section(settings, "data")
-    num_classes = None
-    if takes_labels(generator):
-        num_classes = _num_classes(generator, data, model_path)
-    description = data.get("source")
-    if recipe is not None:
-        noise, known = recipe.noise, True
-        identity = None
-        if load_recipe_data:
-            dataset = with_channels(recipe.load_data(), recipe.channels)
-            identity, description = dataset.identity, dataset.source
-    else:
-        identity = data_identity(settings, settings_path)
-        if "noise" in _section(settings, "recipe"):
-            noise, known = Noise(**settings["recipe"]["noise"]), True
-        else:
-            noise, known = Noise(), False
-    average = None
-    if recipe is None:
-        average = _section(settings, "recipe").get("average")
-    elif recipe.average is not None:
-        average = recipe.average
-    if not isinstance(average, (int, float)) or isinstance(average, bool):
-        average = None
-    return Cooked(
-        generator,
-        noise,
-        folder,
-        identity,
-        known,
-        description,
-        model_path=model_path,
-        average=average,
-        num_classes=num_classes,
-    )
+    return generator
 
 
 def _is_generator(generator: keras.Model) -> bool:
@@ -204,11 +201,12 @@ def _is_generator(generator: keras.Model) -> bool:
     return len(shapes[0]) == 2 and (len(shapes) == 1 or len(shapes[1]) == 1)
 
 
-def _num_classes(generator: keras.Model, data: dict[str, Any], model_path: Path) -> int:
+def _num_classes(
+    generator: keras.Model, recorded: int | None, model_path: Path
+) -> int:
     """A conditional generator's number of classes: ``recipe.json``'s
     ``data.num_classes``, else its ``label_embedding`` layer's ``input_dim``."""
-    recorded = data.get("num_classes")
-    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
+    if recorded is not None:
         return recorded
     try:
         embedding = generator.get_layer(LABEL_EMBEDDING)
@@ -223,54 +221,6 @@ def _num_classes(generator: keras.Model, data: dict[str, Any], model_path: Path)
         "Give the run folder it was cooked in (with its recipe.json). Received: "
         f"{model_path}"
     )
-
-
-def _section(settings: dict[str, Any], name: str) -> dict[str, Any]:
-    section = settings.get(name)
-    return section if isinstance(section, dict) else {}
-
-
-# The sources recipe.json named the built-in datasets by, before it recorded their
-# identity.
-_BUILTIN_SOURCES = {
-    "mnist (train)": "mnist",
-    "Fashion-MNIST (train)": "fashion_mnist",
-    "Kuzushiji-MNIST (train)": "kmnist",
-}
-
-
-def data_identity(
-    settings: dict[str, Any], path: str | Path = SETTINGS_FILE
-) -> DataSource | None:
-    """The training data's identity that a run's ``recipe.json`` records.
-
-    ``data.identity`` (a :meth:`~gan_cookbook.data.DataSource.to_config` dict, or
-    ``null`` for data only its recipe knows how to load). A ``recipe.json`` written
-    before identities were recorded names its data by ``data.source`` only: a
-    built-in dataset's source (``"mnist (train)"``) or an existing file or folder
-    is read as such, anything else is unknown (``None``).
-
-    Raises:
-        ValueError: ``data.identity`` is not a valid data source; the message names
-            the file and the bad key.
-    """
-    data = _section(settings, "data")
-    if "identity" in data:
-        if data["identity"] is None:
-            return None
-        try:
-            return DataSource.from_config(data["identity"])
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: data.identity: {error}") from None
-    source = data.get("source")
-    if not isinstance(source, str):
-        return None
-    if source in _BUILTIN_SOURCES:
-        return DataSource.builtin(_BUILTIN_SOURCES[source])
-    channels = _section(settings, "recipe").get("channels")
-    if Path(source).exists() and channels in (None, 1, 3):
-        return DataSource.from_path(source, channels=channels)
-    return None
 
 
 def check_label(cooked: Cooked, label: int | None) -> None:
