@@ -61,6 +61,7 @@ class ProgressLogger(keras.callbacks.ProgbarLogger):
         self._first_of_epoch = True
         self._timed = 0
         self._timing_since = 0.0
+        self._line_open = False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
@@ -82,8 +83,21 @@ class ProgressLogger(keras.callbacks.ProgbarLogger):
             )
         self._first_of_epoch = False
 
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        self._line_open = False
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        super().on_train_end(logs)
+        if self._line_open and self.verbose == 1:
+            # Stopped within an epoch: what is printed next starts a line of its own
+            # rather than follow the bar.
+            print(flush=True)
+        self._line_open = False
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         super().on_train_batch_end(batch, logs)
+        self._line_open = True
         now = time.perf_counter()
         self._timed += 1
         if self._timed == 1:
