@@ -17,11 +17,11 @@ import click
 
 from gan_cookbook import launch, recipes
 from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP, ENGINES, PRECISIONS
-from gan_cookbook.data import DEFAULT_RESIZE, RESIZE_METHODS
+from gan_cookbook.pixels import DEFAULT_RESIZE, RESIZE_METHODS
 
 if TYPE_CHECKING:
     from gan_cookbook.cook import Run
-    from gan_cookbook.data import Dataset
+    from gan_cookbook.loaders import Dataset
     from gan_cookbook.recipe import Recipe
     from gan_cookbook.sampling import Cooked
 

@@ -56,7 +56,7 @@ from gan_cookbook.checkpoint import (
     save_model,
     write_json,
 )
-from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
+from gan_cookbook.data import load_path
 from gan_cookbook.gan_model import (
     GANModel,
     averaged_generator,
@@ -65,7 +65,9 @@ from gan_cookbook.gan_model import (
     conditional_classes,
     make_trainer,
 )
+from gan_cookbook.loaders import Dataset, with_channels
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
+from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.sampling import DISCRIMINATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE
 

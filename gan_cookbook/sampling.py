@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
-from gan_cookbook.data import DataSource, with_channels
+from gan_cookbook.data import DataSource
 from gan_cookbook.evaluation.measure import (
     draw_noise,
     generate,
@@ -19,6 +19,7 @@ from gan_cookbook.evaluation.measure import (
     takes_labels,
 )
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
+from gan_cookbook.loaders import with_channels
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipe import Recipe
 
