@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 _MODULES = {
     "DataSource": "gan_cookbook.data",
-    "Dataset": "gan_cookbook.data",
+    "Dataset": "gan_cookbook.loaders",
     "FusedGANTrainer": "gan_cookbook.fused",
     "GANModel": "gan_cookbook.gan_model",
     "GANTrainer": "gan_cookbook.loop",
@@ -70,9 +70,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from gan_cookbook.cook import Run, RunResult, cook, prepare
-    from gan_cookbook.data import Dataset, DataSource, load_mnist, load_npz, load_path
+    from gan_cookbook.data import DataSource, load_mnist, load_npz, load_path
     from gan_cookbook.fused import FusedGANTrainer
     from gan_cookbook.gan_model import GANModel, build_gan_model, make_trainer
+    from gan_cookbook.loaders import Dataset
     from gan_cookbook.loop import GANTrainer, Noise, stack
     from gan_cookbook.recipe import Recipe, load_recipe_file
 

@@ -22,13 +22,13 @@ from keras import ops
 
 from gan_cookbook import backend
 from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP
-from gan_cookbook.data import with_channels
 from gan_cookbook.gan_model import (
     build_gan_model,
     check_batch_size,
     conditional_classes,
     make_trainer,
 )
+from gan_cookbook.loaders import with_channels
 from gan_cookbook.recipe import Recipe
 
 

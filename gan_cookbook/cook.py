@@ -42,7 +42,7 @@ from gan_cookbook.callbacks import (
     StepsCSV,
 )
 from gan_cookbook.checkpoint import load_checkpoint, save_checkpoint, save_model
-from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
+from gan_cookbook.data import load_path
 from gan_cookbook.gan_model import (
     GANModel,
     averaged_generator,
@@ -52,8 +52,10 @@ from gan_cookbook.gan_model import (
     make_trainer,
 )
 from gan_cookbook.launch import StopSignals
+from gan_cookbook.loaders import Dataset, with_channels
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.options import CookOptions
+from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.run_folder import DataRecord, RunFolder, RunRecord, now
 

@@ -1,78 +1,58 @@
-"""Training images from local files: shipped MNIST, ``.npz``, ``.npy``, IDX, folders.
+"""The data sources: built-in datasets and local files, each with its identity.
 
-Every loader returns a :class:`Dataset` whose images are float32 in [-1, 1] with shape
-``(N, height, width, channels)``, the range of the generators' ``tanh``.
-:func:`load_path` reads any supported file or folder and brings it to 28x28 with 1 or
-3 channels. Downloads (Fashion-MNIST, KMNIST) live in :mod:`gan_cookbook.datasets`.
-Every loader records where its data came from in ``Dataset.identity``, a
-:class:`DataSource` that loads the data (and their test split) again.
+Every loader returns a :class:`~gan_cookbook.loaders.Dataset` whose images are float32
+in [-1, 1] with shape ``(N, height, width, channels)``, the range of the generators'
+``tanh``, and records where its data came from in ``Dataset.identity``: a
+:class:`DataSource`, which ``recipe.json`` keeps and which loads the data (and their
+test split) again.
+
+- The built-in datasets (:data:`BUILTIN_DATASETS`): MNIST ships with the package
+  (:func:`load_mnist`); Fashion-MNIST and Kuzushiji-MNIST are fetched once into the
+  Keras cache and checked against their published MD5 (:func:`load_fashion_mnist`,
+  :func:`load_kmnist`, :func:`fetch`).
+- Local files: :func:`load_path` reads any supported file or folder and brings it to
+  28x28 with 1 or 3 channels; :func:`load_npz`, :func:`load_npy`, :func:`load_idx`
+  and :func:`load_image_folder` read one kind each.
+
+This is the module users import from: ``from gan_cookbook.data import Dataset,
+load_path`` (recipe files do), ``DataSource``, ``load_mnist``. ``Dataset`` is defined
+in :mod:`gan_cookbook.loaders`, which reads the files; this module imports it, and
+:mod:`gan_cookbook.pixels`, which converts pixels. Neither imports this one. Keras is
+imported only to download (:func:`fetch`), so this module loads without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import os
-import re
-import struct
-import zipfile
-import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageOps
-
-MNIST_FILE = "mnist.npz"
-
-IMAGE_SIZE = (28, 28)
-"""Height and width every :func:`load_path` dataset has."""
-
-RESIZE_METHODS: dict[str, Image.Resampling | None] = {
-    "lanczos": Image.Resampling.LANCZOS,
-    "area": Image.Resampling.BOX,
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
-    "none": None,
-}
-"""Pillow filters by name; ``"none"`` turns resizing off (other sizes are an error)."""
-
-# Lanczos keeps strokes sharp and, as Pillow widens its support when shrinking, does
-# not alias; "area" (Pillow's box filter) is the softer choice for large photos.
-DEFAULT_RESIZE = "lanczos"
-
-IMAGE_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
-    ".pgm", ".ppm", ".pbm", ".pnm",
-)  # fmt: skip
-
-SUPPORTED = (
-    "an .npz (Keras layout or a single array), an .npy, an IDX file "
-    "(*-images-idx3-ubyte, gzipped or not) or a folder of images"
+from gan_cookbook.loaders import (
+    Dataset,
+    find_test_split,
+    idx_labels_path,
+    read_file,
+    read_idx_images,
+    read_image_folder,
+    read_npy,
+    read_npz,
+    read_path,
+    with_channels,
 )
-
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-_IDX_TYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_IDX_NAME = re.compile(r"idx\d+-ubyte$")
-
+from gan_cookbook.pixels import DEFAULT_RESIZE, RESIZE_METHODS
 
 BUILTIN_DATASETS = ("mnist", "fashion_mnist", "kmnist")
 """The datasets :class:`DataSource` loads by name: MNIST ships with the package, the
-others come from the Keras cache (:mod:`gan_cookbook.datasets`)."""
+others come from the Keras cache (:func:`fetch`)."""
 
 SOURCE_KINDS = ("builtin", "file", "folder")
 
 SPLITS = ("train", "test")
+
+MNIST_FILE = "mnist.npz"
 
 
 @dataclass(frozen=True)
@@ -90,9 +70,9 @@ class DataSource:
         path: The file or folder, absolute; ``None`` for a built-in dataset.
         channels: The channels the images were converted to (1 or 3), or ``None``
             for the data's own.
-        resize: The :data:`RESIZE_METHODS` filter that brought the images to 28x28,
-            or ``None`` for a file read as it is (:func:`load_npz`, :func:`load_npy`
-            and :func:`load_idx` resize nothing).
+        resize: The :data:`~gan_cookbook.pixels.RESIZE_METHODS` filter that brought
+            the images to 28x28, or ``None`` for a file read as it is
+            (:func:`load_npz`, :func:`load_npy` and :func:`load_idx` resize nothing).
         skip_bad_images: Whether a folder's unreadable images were left out.
     """
 
@@ -212,22 +192,7 @@ class DataSource:
         An ``.npz`` holds its own (``x_test``); an IDX images file's is the file named
         with ``train`` replaced by ``t10k`` or ``test`` beside it, gzipped or not.
         """
-        if self.kind != "file":
-            return None
-        path = Path(self.path)
-        name = path.name.lower().removesuffix(".gz")
-        if name.endswith(".npz"):
-            try:
-                arrays = np.load(path, allow_pickle=False)
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-                return None
-            if not isinstance(arrays, np.lib.npyio.NpzFile):
-                return None
-            with arrays:
-                return path if "x_test" in arrays.files else None
-        if not _IDX_NAME.search(name):
-            return None
-        return idx_test_path(path)
+        return find_test_split(self.path) if self.kind == "file" else None
 
     def load(self, split: str = "train") -> Dataset:
         """The ``"train"`` or ``"test"`` split, as it was loaded the first time.
@@ -247,12 +212,12 @@ class DataSource:
                 "Received: split='test'"
             )
         elif self.kind == "folder":
-            dataset = load_image_folder(
+            dataset = read_image_folder(
                 self.path, self.channels, self.resize, self.skip_bad_images
             )
         else:
             path = Path(self.path) if split == "train" else self.test_path()
-            dataset = _load_file(path, split, self.channels, self.resize)
+            dataset = read_file(path, split, self.channels, self.resize)
         return dataclasses.replace(dataset, identity=self)
 
     def load_splits(self) -> tuple[Dataset, Dataset | None]:
@@ -268,138 +233,20 @@ _TEST_SPLITS = (
 
 
 def _load_builtin(name: str, split: str) -> Dataset:
-    if name == "mnist":
-        return load_mnist(split)
-    # Imported here: gan_cookbook.datasets imports this module.
-    from gan_cookbook import datasets
-
     loader = {
-        "fashion_mnist": datasets.load_fashion_mnist,
-        "kmnist": datasets.load_kmnist,
+        "mnist": load_mnist,
+        "fashion_mnist": load_fashion_mnist,
+        "kmnist": load_kmnist,
     }
     return loader[name](split)
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """Images ready for training, with their labels when the source has them.
-
-    Attributes:
-        images: float32 in [-1, 1], shape ``(N, height, width, channels)``.
-        labels: integer class labels, shape ``(N,)``, or ``None``.
-        source: where the images came from, for messages and ``recipe.json``.
-        class_names: the name of each label (folder names for an image folder), or
-            ``None`` where the source does not name its classes.
-        identity: how to load the data again, its test split included (every loader
-            sets it); ``None`` for data made otherwise. :meth:`limit` keeps it: it
-            names the full data, which evaluation measures against. Images changed
-            otherwise should drop it.
-    """
-
-    images: np.ndarray
-    labels: np.ndarray | None
-    source: str
-    class_names: tuple[str, ...] | None = None
-    identity: DataSource | None = None
-
-    @property
-    def num_classes(self) -> int | None:
-        """The number of classes: as many as :attr:`class_names` when the source
-        names them, else the largest label plus one; ``None`` without labels."""
-        if self.labels is None:
-            return None
-        if self.class_names is not None:
-            return len(self.class_names)
-        return int(np.max(self.labels)) + 1
-
-    def limit(self, count: int | None) -> Dataset:
-        """The first ``count`` images (all of them when ``count`` is ``None``)."""
-        if count is None:
-            return self
-        if count < 1:
-            raise ValueError(f"`limit` must be at least 1. Received: limit={count}")
-        labels = None if self.labels is None else self.labels[:count]
-        return dataclasses.replace(self, images=self.images[:count], labels=labels)
+# --- local files, with their identities ----------------------------------------------
 
 
-_UINT8_TO_MODEL_RANGE = (np.arange(256, dtype=np.float32) - 127.5) / 127.5
-
-
-def to_model_range(images: np.ndarray, source: str) -> np.ndarray:
-    """Scales uint8 pixels (0..255) to float32 in [-1, 1] and adds a channel axis.
-
-    Floating-point input is taken to be in [0, 1] or already in [-1, 1].
-    """
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise ValueError(
-            f"{source}: images must have shape (N, height, width) or "
-            f"(N, height, width, channels). Received: shape {images.shape}"
-        )
-    if len(images) == 0:
-        raise ValueError(f"{source}: holds no images. Received: shape {images.shape}")
-    if images.dtype == np.uint8:
-        # One lookup per pixel instead of three array passes: the same float32
-        # values, 8x faster on MNIST's 47M pixels.
-        return _UINT8_TO_MODEL_RANGE[images]
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(
-            f"{source}: images must be uint8 (0..255) or float (in [0, 1] or "
-            f"[-1, 1]). Received: dtype {images.dtype}"
-        )
-    images = images.astype(np.float32)
-    low, high = float(images.min()), float(images.max())
-    if not (np.isfinite(low) and np.isfinite(high)) or low < -1 or high > 1:
-        raise ValueError(
-            f"{source}: float images must lie in [0, 1] or [-1, 1]. "
-            f"Received: values from {low} to {high}"
-        )
-    return images * 2 - 1 if low >= 0 else images
-
-
-def _check_labels(
-    labels: np.ndarray | None, count: int, source: str, where: str
-) -> np.ndarray | None:
-    if labels is None:
-        return None
-    if len(labels) != count:
-        raise ValueError(
-            f"{source}: {count} images but {len(labels)} labels in {where}; "
-            "they must match."
-        )
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"{source}: labels in {where} must be one integer per image. "
-            f"Received: shape {labels.shape}, dtype {labels.dtype}"
-        )
-    return labels
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        arrays = np.load(path, allow_pickle=False)
-        if not isinstance(arrays, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not named arrays")
-        with arrays:
-            return {name: arrays[name] for name in arrays.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable .npz file ({error}).") from None
-
-
-def npz_labels_path(images_path: str | Path) -> Path | None:
-    """The labels file beside a single-array images ``.npz``, if there is one.
-
-    Kuzushiji-MNIST's NumPy files pair ``kmnist-train-imgs.npz`` with
-    ``kmnist-train-labels.npz``; ``*-images.npz`` pairs with ``*-labels.npz``.
-    """
-    images_path = Path(images_path)
-    for images_part in ("-imgs.npz", "-images.npz"):
-        if images_path.name.endswith(images_part):
-            name = images_path.name.removesuffix(images_part) + "-labels.npz"
-            if (images_path.parent / name).is_file():
-                return images_path.parent / name
-    return None
+def _read_as_is(path: str | Path) -> DataSource:
+    """The identity of a file read as it is: no channels converted, no resizing."""
+    return DataSource("file", path=str(path), channels=None, resize=None)
 
 
 def load_npz(path: str | Path, split: str = "train") -> Dataset:
@@ -409,125 +256,15 @@ def load_npz(path: str | Path, split: str = "train") -> Dataset:
     (``x_train``, optional ``y_train``, ``x_test``, ``y_test``; ``split`` picks
     ``x_{split}``), and a file holding a single array of images under any name (as
     ``np.savez(path, images)`` writes it), whose labels are read from the file
-    :func:`npz_labels_path` finds beside it.
+    :func:`~gan_cookbook.loaders.npz_labels_path` finds beside it.
     """
-    path = Path(path)
-    source = str(path)
-    if not path.is_file():
-        raise ValueError(f"No such file: {source}. Expected an .npz file of images.")
-    contents = _read_npz(path)
-    images_key, labels_key = f"x_{split}", f"y_{split}"
-    labels, labels_where = contents.get(labels_key), repr(labels_key)
-    if images_key not in contents and len(contents) == 1:
-        (images_key,) = contents
-        labels, labels_path = None, npz_labels_path(path)
-        if labels_path is not None:
-            labels_contents = _read_npz(labels_path)
-            if len(labels_contents) != 1:
-                raise ValueError(
-                    f"{labels_path}: expected a single array of labels for {source}. "
-                    f"Received arrays: {sorted(labels_contents)}"
-                )
-            (labels,) = labels_contents.values()
-            labels_where = str(labels_path)
-    if images_key not in contents:
-        raise ValueError(
-            f"{source}: has no array {images_key!r}. Expected the Keras layout "
-            f"(x_train, y_train, x_test, y_test) or a single array of images. "
-            f"Received arrays: {sorted(contents)}"
-        )
-    images = to_model_range(contents[images_key], source)
-    labels = _check_labels(labels, len(images), source, labels_where)
-    return Dataset(images, labels, source, identity=_file_identity(path))
+    dataset = read_npz(path, split)
+    return dataclasses.replace(dataset, identity=_read_as_is(path))
 
 
 def load_npy(path: str | Path) -> Dataset:
     """Loads one array of images, ``(N, height, width[, channels])``, from ``.npy``."""
-    path = Path(path)
-    source = str(path)
-    if not path.is_file():
-        raise ValueError(f"No such file: {source}. Expected an .npy file of images.")
-    try:
-        array = np.load(path, allow_pickle=False)
-        if not isinstance(array, np.ndarray):
-            array.close()
-            raise ValueError("it is an .npz archive; name it .npz")
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{source}: not a readable .npy file ({error}).") from None
-    return Dataset(
-        to_model_range(array, source), None, source, identity=_file_identity(path)
-    )
-
-
-def _read_maybe_gzipped(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":  # gzip's magic number, whatever the file is called
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(
-            f"{path}: a damaged or truncated gzip file ({error}). "
-            "Expected a complete .gz file: download or copy it again."
-        ) from None
-
-
-def read_idx(path: str | Path, dimensions: int) -> np.ndarray:
-    """The array in an IDX file (LeCun's MNIST format), gzipped or not.
-
-    ``dimensions`` is 3 for an images file and 1 for a labels file.
-    """
-    path = Path(path)
-    raw = _read_maybe_gzipped(path)
-    expected_magic = f"0x000008{dimensions:02x}"
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise ValueError(
-            f"{path}: not an IDX file (wrong magic number). Expected "
-            f"{expected_magic}, as LeCun's MNIST files start. "
-            f"Received: 0x{raw[:4].hex()}"
-        )
-    if raw[3] != dimensions:
-        hint = (
-            " It looks like a labels file: pass its *-images-idx3-ubyte file."
-            if raw[3] == 1
-            else ""
-        )
-        raise ValueError(
-            f"{path}: an IDX file of {raw[3]} dimensions. Expected {dimensions} "
-            f"(magic {expected_magic}).{hint} Received: 0x{raw[:4].hex()}"
-        )
-    header = 4 + 4 * dimensions
-    if len(raw) < header:
-        raise ValueError(
-            f"{path}: truncated IDX file. Expected a {header}-byte header. "
-            f"Received: {len(raw)} bytes"
-        )
-    shape = struct.unpack(f">{dimensions}I", raw[4:header])
-    dtype = _IDX_TYPES[raw[2]]
-    size = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != size:
-        raise ValueError(
-            f"{path}: truncated or padded IDX file. Expected {size} bytes of data "
-            f"for shape {shape}. Received: {len(raw) - header} bytes"
-        )
-    array = np.frombuffer(raw, dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))
-
-
-def idx_labels_path(images_path: str | Path) -> Path | None:
-    """The labels file next to an IDX images file, gzipped or not, if there is one.
-
-    ``train-images-idx3-ubyte.gz`` pairs with ``train-labels-idx1-ubyte[.gz]``.
-    """
-    images_path = Path(images_path)
-    name = images_path.name.removesuffix(".gz")
-    if "images" not in name or "idx3" not in name:
-        return None
-    labels_name = name.replace("images", "labels").replace("idx3", "idx1")
-    for candidate in (labels_name, f"{labels_name}.gz"):
-        if (images_path.parent / candidate).is_file():
-            return images_path.parent / candidate
-    return None
+    return dataclasses.replace(read_npy(path), identity=_read_as_is(path))
 
 
 def load_idx(path: str | Path, labels_path: str | Path | None = None) -> Dataset:
@@ -535,94 +272,17 @@ def load_idx(path: str | Path, labels_path: str | Path | None = None) -> Dataset
 
     Args:
         path: ``*-images-idx3-ubyte``, gzipped or not.
-        labels_path: The labels file. Defaults to the one :func:`idx_labels_path`
-            finds; without one the dataset has no labels.
+        labels_path: The labels file. Defaults to the one
+            :func:`~gan_cookbook.loaders.idx_labels_path` finds; without one the
+            dataset has no labels.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"No such file: {path}. Expected an IDX images file.")
-    images = to_model_range(read_idx(path, 3), str(path))
+    dataset = read_idx_images(path, labels_path)
     beside = idx_labels_path(path)
     # Labels from elsewhere than beside the images: loading the file again would not
     # find them, so the dataset has no identity.
-    identity = (
-        _file_identity(path)
-        if labels_path is None or (beside is not None and Path(labels_path) == beside)
-        else None
-    )
-    labels_path = beside if labels_path is None else Path(labels_path)
-    labels = None
-    if labels_path is not None:
-        labels = read_idx(labels_path, 1)
-        if len(labels) != len(images):
-            raise ValueError(
-                f"{path}: {len(images)} images but {labels_path} holds "
-                f"{len(labels)} labels; they must match."
-            )
-    return Dataset(images, labels, str(path), identity=identity)
-
-
-def idx_test_path(images_path: str | Path) -> Path | None:
-    """The test images file beside an IDX training images file, if there is one.
-
-    ``train-images-idx3-ubyte[.gz]`` (or ``X-train-images-idx3-ubyte``) pairs with
-    the file named with ``train`` replaced by ``t10k`` or ``test``, gzipped or not.
-    """
-    images_path = Path(images_path)
-    name = images_path.name.removesuffix(".gz")
-    if "train" not in name:
-        return None
-    for test_word in ("t10k", "test"):
-        test_name = name.replace("train", test_word)
-        for candidate in (test_name, f"{test_name}.gz"):
-            if (images_path.parent / candidate).is_file():
-                return images_path.parent / candidate
-    return None
-
-
-def _file_identity(path: Path) -> DataSource:
-    """A file read as it is: no channels converted, no resizing."""
-    return DataSource("file", path=str(path), channels=None, resize=None)
-
-
-def _check_channels(channels: int | None) -> None:
-    if channels not in (None, 1, 3):
-        raise ValueError(
-            "`channels` must be 1 (grayscale), 3 (RGB) or None (keep the data's). "
-            f"Received: channels={channels!r}"
-        )
-
-
-def _check_resize(resize: str) -> Image.Resampling | None:
-    if resize not in RESIZE_METHODS:
-        raise ValueError(
-            f"`resize` must be one of {', '.join(RESIZE_METHODS)}. "
-            f"Received: resize={resize!r}"
-        )
-    return RESIZE_METHODS[resize]
-
-
-def _pixels(image: Image.Image, mode: str) -> np.ndarray:
-    """uint8 ``(height, width, channels)`` pixels of a Pillow image in ``mode``."""
-    if image.mode.startswith("I"):
-        # 16-bit grayscale: Pillow's own conversion to "L" clips instead of scaling.
-        wide = np.asarray(image, dtype=np.float64) / 257
-        image = Image.fromarray(np.round(wide).clip(0, 255).astype(np.uint8))
-    pixels = np.asarray(image.convert(mode))
-    return pixels[..., np.newaxis] if pixels.ndim == 2 else pixels
-
-
-def _image_files(folder: Path) -> list[Path]:
-    # Hidden files are left out: macOS leaves "._name.png" companions that are not
-    # images, and ".DS_Store" beside them.
-    files = [
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    ]
-    return sorted(files, key=lambda path: path.relative_to(folder).parts)
+    if labels_path is None or (beside is not None and Path(labels_path) == beside):
+        dataset = dataclasses.replace(dataset, identity=_read_as_is(path))
+    return dataset
 
 
 def load_image_folder(
@@ -641,59 +301,12 @@ def load_image_folder(
         folder: A folder of PNG, JPEG, BMP, GIF, TIFF, WebP or PNM images.
         channels: 1 (grayscale) or 3 (RGB). Defaults to 1 when every image is
             grayscale, else 3.
-        resize: A :data:`RESIZE_METHODS` name: images of another size are cropped
-            to a centred square and resized to 28x28 with it. ``"none"`` makes them
-            an error.
+        resize: A :data:`~gan_cookbook.pixels.RESIZE_METHODS` name: images of another
+            size are cropped to a centred square and resized to 28x28 with it.
+            ``"none"`` makes them an error.
         skip_bad_images: Leave out files Pillow cannot read instead of stopping.
     """
-    folder = Path(folder)
-    _check_channels(channels)
-    method = _check_resize(resize)
-    if not folder.is_dir():
-        raise ValueError(f"No such folder: {folder}. Expected a folder of images.")
-    files = _image_files(folder)
-    pixels, kept, skipped = [], [], []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image.load()
-                image = ImageOps.exif_transpose(image)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-            if skip_bad_images:
-                skipped.append(path)
-                continue
-            raise ValueError(
-                f"{path}: Pillow cannot read this image ({err}). Remove it, or pass "
-                "--skip-bad-images (skip_bad_images=True) to leave such files out."
-            ) from None
-        if image.size != IMAGE_SIZE[::-1] and method is None:
-            raise ValueError(
-                f"{path}: the image is {image.width}x{image.height} pixels and "
-                "resizing is off (--resize none). Expected 28x28. Received: "
-                f"{image.width}x{image.height}"
-            )
-        gray = channels == 1 or (channels is None and image.mode in _GRAY_MODES)
-        image_pixels = _pixels(image, "L" if gray else "RGB")
-        if image_pixels.shape[:2] != IMAGE_SIZE:
-            # Converted first, so that palette images are filtered, not sampled.
-            fitted = ImageOps.fit(
-                Image.fromarray(image_pixels.squeeze(-1) if gray else image_pixels),
-                IMAGE_SIZE[::-1],
-                method=method,
-            )
-            image_pixels = _pixels(fitted, "L" if gray else "RGB")
-        pixels.append(image_pixels)
-        kept.append(path)
-    if not kept:
-        raise ValueError(_no_images_message(folder, files, skipped))
-    if any(image_pixels.shape[-1] == 3 for image_pixels in pixels):
-        # Grayscale images in a colour folder: their gray repeated, as convert("RGB").
-        pixels = [np.broadcast_to(item, (*IMAGE_SIZE, 3)) for item in pixels]
-    images = np.stack(pixels)
-    labels, class_names = _folder_labels(folder, kept)
-    source = str(folder)
-    if skipped:
-        source += f" ({len(skipped)} unreadable images skipped, first {skipped[0]})"
+    dataset = read_image_folder(folder, channels, resize, skip_bad_images)
     identity = DataSource(
         "folder",
         path=str(folder),
@@ -701,91 +314,7 @@ def load_image_folder(
         resize=resize,
         skip_bad_images=skip_bad_images,
     )
-    return Dataset(
-        to_model_range(images, source), labels, source, class_names, identity
-    )
-
-
-def _folder_labels(
-    folder: Path, files: list[Path]
-) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
-    classes = [path.relative_to(folder).parts for path in files]
-    if any(len(parts) < 2 for parts in classes):
-        return None, None
-    class_names = tuple(sorted({parts[0] for parts in classes}))
-    index = {name: label for label, name in enumerate(class_names)}
-    labels = np.array([index[parts[0]] for parts in classes], dtype=np.int64)
-    return labels, class_names
-
-
-def _no_images_message(folder: Path, files: list[Path], skipped: list[Path]) -> str:
-    if files:
-        return (
-            f"{folder}: none of its {len(files)} image files could be read "
-            f"(first: {skipped[0]}). Expected images Pillow can open."
-        )
-    data_files = sorted(
-        path.name
-        for path in folder.iterdir()
-        if path.suffix in (".npz", ".npy")
-        or _IDX_NAME.search(path.name.removesuffix(".gz"))
-    )
-    hint = ""
-    if data_files:
-        hint = f" It holds {', '.join(data_files)}: pass one of those files."
-    return (
-        f"{folder}: holds no images. Expected {', '.join(IMAGE_SUFFIXES)} files, "
-        f"in it or in its subfolders.{hint}"
-    )
-
-
-def convert_channels(
-    images: np.ndarray, channels: int | None, source: str
-) -> np.ndarray:
-    """Images in [-1, 1] with ``channels`` channels (``None``: unchanged).
-
-    Grayscale is repeated into RGB; RGB becomes grayscale with the ITU-R 601-2 luma
-    weights Pillow's ``convert("L")`` uses, so arrays and image folders agree.
-    """
-    _check_channels(channels)
-    present = images.shape[-1]
-    if present not in (1, 3):
-        hint = (
-            " They look channels-first: move the channel axis last."
-            if images.shape[1] in (1, 3)
-            else ""
-        )
-        raise ValueError(
-            f"{source}: images must have 1 (grayscale) or 3 (RGB) channels, last."
-            f"{hint} Received: shape {images.shape}"
-        )
-    if channels is None or channels == present:
-        return images
-    if channels == 3:
-        return np.repeat(images, 3, axis=-1)
-    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return (images @ luma)[..., np.newaxis].astype(np.float32)
-
-
-def resize_images(images: np.ndarray, resize: str, source: str) -> np.ndarray:
-    """Images in [-1, 1] brought to 28x28 as :func:`load_image_folder` does."""
-    method = _check_resize(resize)
-    height, width = images.shape[1:3]
-    if (height, width) == IMAGE_SIZE:
-        return images
-    if method is None:
-        raise ValueError(
-            f"{source}: images are {width}x{height} pixels and resizing is off "
-            f"(--resize none). Expected 28x28. Received: shape {images.shape}"
-        )
-    resized = np.empty((len(images), *IMAGE_SIZE, images.shape[-1]), np.float32)
-    for index, image in enumerate(images):
-        for channel in range(images.shape[-1]):
-            plane = Image.fromarray(np.ascontiguousarray(image[..., channel]), "F")
-            plane = ImageOps.fit(plane, IMAGE_SIZE[::-1], method=method)
-            resized[index, ..., channel] = np.asarray(plane)
-    # Lanczos and bicubic overshoot at edges; the models' range is [-1, 1].
-    return np.clip(resized, -1, 1)
+    return dataclasses.replace(dataset, identity=identity)
 
 
 def load_path(
@@ -801,8 +330,9 @@ def load_path(
             images file (``*-images-idx3-ubyte``, gzipped or not; its labels file
             is read when it lies next to it) or a folder of images.
         channels: 1 or 3 to convert to; ``None`` keeps the data's own.
-        resize: How images of another size become 28x28: a :data:`RESIZE_METHODS`
-            name. ``"none"`` makes other sizes an error.
+        resize: How images of another size become 28x28: a
+            :data:`~gan_cookbook.pixels.RESIZE_METHODS` name. ``"none"`` makes other
+            sizes an error.
         skip_bad_images: In a folder, leave out files Pillow cannot read.
 
     The dataset's ``identity`` records the path (absolute) and these options, so
@@ -812,60 +342,21 @@ def load_path(
         ValueError: the path is missing, empty or not what its name says; the
             message names the file and what was expected.
     """
-    path = Path(path)
-    _check_channels(channels)
-    _check_resize(resize)
-    if path.is_dir():
-        return load_image_folder(path, channels, resize, skip_bad_images)
-    if not path.exists():
-        raise ValueError(f"No such file: {path}. Expected {SUPPORTED}.")
-    dataset = _load_file(path, "train", channels, resize)
-    identity = DataSource("file", path=str(path), channels=channels, resize=resize)
+    dataset = read_path(path, channels, resize, skip_bad_images)
+    if Path(path).is_dir():
+        identity = DataSource(
+            "folder",
+            path=str(path),
+            channels=channels,
+            resize=resize,
+            skip_bad_images=skip_bad_images,
+        )
+    else:
+        identity = DataSource("file", path=str(path), channels=channels, resize=resize)
     return dataclasses.replace(dataset, identity=identity)
 
 
-def _load_file(
-    path: Path, split: str, channels: int | None, resize: str | None
-) -> Dataset:
-    """An .npz (its ``split``), .npy or IDX file, converted and resized.
-
-    ``resize`` ``None`` keeps the images' own size.
-    """
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith(".npz"):
-        dataset = load_npz(path, split)
-    elif name.endswith(".npy"):
-        dataset = load_npy(path)
-    elif _IDX_NAME.search(name):
-        dataset = load_idx(path)
-    elif name.endswith(IMAGE_SUFFIXES):
-        raise ValueError(
-            f"{path}: a single image. Expected {SUPPORTED}: pass the folder that "
-            "holds your images."
-        )
-    else:
-        raise ValueError(
-            f"{path}: not a supported file type. Expected {SUPPORTED}. "
-            f"Received: {path.name}"
-        )
-    images = convert_channels(dataset.images, channels, dataset.source)
-    if resize is not None:
-        images = resize_images(images, resize, dataset.source)
-    return dataclasses.replace(dataset, images=images)
-
-
-def with_channels(dataset: Dataset, channels: int | None) -> Dataset:
-    """``dataset`` with its images converted to ``channels`` (``None``: unchanged).
-
-    Its identity says the channels too, so that loading it again converts alike.
-    """
-    if channels is None:
-        return dataset
-    images = convert_channels(dataset.images, channels, dataset.source)
-    identity = dataset.identity
-    if identity is not None:
-        identity = dataclasses.replace(identity, channels=channels)
-    return dataclasses.replace(dataset, images=images, identity=identity)
+# --- MNIST, shipped with the package -------------------------------------------------
 
 
 def mnist_path() -> Path:
@@ -883,10 +374,199 @@ def load_mnist(split: str = "train") -> Dataset:
         raise ValueError(
             f'`split` must be "train" or "test". Received: split={split!r}'
         )
-    dataset = load_npz(mnist_path(), split)
+    dataset = read_npz(mnist_path(), split)
     return Dataset(
         dataset.images,
         dataset.labels,
         f"mnist ({split})",
         identity=DataSource.builtin("mnist"),
+    )
+
+
+# --- Fashion-MNIST and Kuzushiji-MNIST, fetched into the Keras cache -----------------
+#
+# Files are fetched with ``keras.utils.get_file`` into ``$KERAS_HOME/datasets/<name>``
+# (``~/.keras/datasets/<name>`` without ``KERAS_HOME``) and checked against their
+# published MD5. A file already there with the right hash is used as it is, so a
+# filled cache needs no network. With no network and no copy, the error names every
+# file, its address and the folder to put it in.
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: its name in the cache, its address, its MD5."""
+
+    name: str
+    url: str
+    md5: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteDataset:
+    """A dataset published as IDX files (LeCun's MNIST format).
+
+    Attributes:
+        title: The dataset's name in messages and ``recipe.json``.
+        folder: Its folder in the Keras cache's ``datasets`` folder.
+        splits: For ``"train"`` and ``"test"``: the images file, then the labels file.
+        homepage: Where the dataset is described, with its licence.
+    """
+
+    title: str
+    folder: str
+    splits: dict[str, tuple[RemoteFile, RemoteFile]]
+    homepage: str
+
+    def files(self) -> list[RemoteFile]:
+        """Every file of every split."""
+        return [file for pair in self.splits.values() for file in pair]
+
+
+def _idx_files(base_url: str, md5: dict[str, str]) -> dict[str, tuple]:
+    def remote(name: str) -> RemoteFile:
+        return RemoteFile(name, base_url + name, md5[name])
+
+    return {
+        split: (
+            remote(f"{prefix}-images-idx3-ubyte.gz"),
+            remote(f"{prefix}-labels-idx1-ubyte.gz"),
+        )
+        for split, prefix in (("train", "train"), ("test", "t10k"))
+    }
+
+
+# Zalando's own files and the MD5s its README publishes
+# (github.com/zalandoresearch/fashion-mnist, "Get the Data"). The cache folder is the
+# one keras.datasets.fashion_mnist uses, so a copy Keras fetched is reused when its
+# hash matches.
+FASHION_MNIST = RemoteDataset(
+    title="Fashion-MNIST",
+    folder="fashion-mnist",
+    splits=_idx_files(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
+    homepage="https://github.com/zalandoresearch/fashion-mnist (MIT licence)",
+)
+
+# The official release's MNIST-format files (github.com/rois-codh/kmnist). Its NumPy
+# (.npz) files carry no published hash anywhere we could find; these IDX files do:
+# the MD5s below are the ones torchvision.datasets.KMNIST checks.
+KMNIST = RemoteDataset(
+    title="Kuzushiji-MNIST",
+    folder="kmnist",
+    splits=_idx_files(
+        "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        {
+            "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+            "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+            "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+            "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
+        },
+    ),
+    homepage="https://github.com/rois-codh/kmnist (CC BY-SA 4.0)",
+)
+
+
+def keras_cache() -> Path:
+    """``$KERAS_HOME``, or ``~/.keras``: read now, not when Keras was imported."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
+def cache_folder(dataset: RemoteDataset) -> Path:
+    """Where ``dataset``'s files are kept: ``<Keras cache>/datasets/<folder>``."""
+    return keras_cache() / "datasets" / dataset.folder
+
+
+def fetch(dataset: RemoteDataset, split: str = "train") -> tuple[Path, Path]:
+    """The cached images and labels files of ``split``, downloaded if missing.
+
+    Raises:
+        ValueError: a file is neither cached (with the right hash) nor could be
+            downloaded; the message names every file, its address and the folder.
+    """
+    if split not in dataset.splits:
+        raise ValueError(
+            f"`split` must be one of {', '.join(map(repr, dataset.splits))}. "
+            f"Received: split={split!r}"
+        )
+    # Imported here, not at the top: this module is read without Keras (the command
+    # line's start-up, the file loaders).
+    import keras
+
+    try:
+        # get_file falls back to /tmp/.keras when the cache folder does not exist
+        # yet; made here, the files land where the messages say.
+        cache_folder(dataset).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"{dataset.title}: cannot create the cache folder {cache_folder(dataset)} "
+            f"({error}). Set KERAS_HOME to a writable folder, or pass --data."
+        ) from None
+    paths, failures = [], []
+    for file in dataset.splits[split]:
+        try:
+            # A cached file whose hash matches is returned without any network use;
+            # a missing or damaged one is downloaded and its hash checked.
+            path = keras.utils.get_file(
+                fname=file.name,
+                origin=file.url,
+                file_hash=file.md5,
+                hash_algorithm="md5",
+                cache_dir=str(keras_cache()),
+                cache_subdir=str(Path("datasets") / dataset.folder),
+            )
+            paths.append(Path(path))
+        except Exception as error:  # noqa: BLE001 - get_file raises bare Exceptions
+            failures.append(f"{file.name}: {error}")
+    if failures:
+        raise ValueError(offline_message(dataset, split, failures))
+    return paths[0], paths[1]
+
+
+def offline_message(dataset: RemoteDataset, split: str, failures: list[str]) -> str:
+    """What to do when ``split``'s files are neither cached nor downloadable."""
+    needed = "\n".join(
+        f"  {file.name}  from {file.url}  (MD5 {file.md5})"
+        for file in dataset.splits[split]
+    )
+    errors = "\n".join(f"  {failure}" for failure in failures)
+    return (
+        f"{dataset.title} ({split}) is not in the Keras cache and could not be "
+        f"downloaded:\n{errors}\n"
+        f"It needs these files:\n{needed}\n"
+        f"Download them on a machine with a network and put them, with these names, "
+        f"in {cache_folder(dataset)} (set KERAS_HOME to use another cache), or pass "
+        f"--data with your copy of the images file (its labels file next to it)."
+    )
+
+
+def load_remote(dataset: RemoteDataset, split: str = "train") -> Dataset:
+    """``split`` of ``dataset`` from the Keras cache, fetched first if need be.
+
+    Its identity is the cached images file; the built-in datasets' loaders below
+    name the dataset instead.
+    """
+    images_path, labels_path = fetch(dataset, split)
+    loaded = load_idx(images_path, labels_path)
+    return dataclasses.replace(loaded, source=f"{dataset.title} ({split})")
+
+
+def load_fashion_mnist(split: str = "train") -> Dataset:
+    """Fashion-MNIST (Zalando): 60,000 training or 10,000 test images, 10 classes."""
+    return dataclasses.replace(
+        load_remote(FASHION_MNIST, split),
+        identity=DataSource.builtin("fashion_mnist"),
+    )
+
+
+def load_kmnist(split: str = "train") -> Dataset:
+    """Kuzushiji-MNIST (CODH): 60,000 training or 10,000 test images, 10 classes."""
+    return dataclasses.replace(
+        load_remote(KMNIST, split), identity=DataSource.builtin("kmnist")
     )

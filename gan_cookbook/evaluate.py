@@ -14,8 +14,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from gan_cookbook.data import Dataset, DataSource
+from gan_cookbook.data import DataSource
 from gan_cookbook.evaluation import Evaluator, evaluation_data
+from gan_cookbook.loaders import Dataset
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.run_folder import RAW_GENERATOR_FILE, RunFolder
 from gan_cookbook.sampling import Cooked, load_cooked

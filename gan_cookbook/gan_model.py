@@ -23,7 +23,7 @@ from gan_cookbook.models import precision_scope
 from gan_cookbook.schedule import decaying_optimizer
 
 if TYPE_CHECKING:
-    from gan_cookbook.data import Dataset
+    from gan_cookbook.loaders import Dataset
     from gan_cookbook.recipe import Recipe
 
 

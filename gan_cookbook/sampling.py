@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gan_cookbook.data import DataSource, with_channels
+from gan_cookbook.data import DataSource
 from gan_cookbook.evaluation.measure import (
     draw_noise,
     generate,
@@ -17,6 +17,7 @@ from gan_cookbook.evaluation.measure import (
     takes_labels,
 )
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
+from gan_cookbook.loaders import with_channels
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.run_folder import GENERATOR_FILE, RAW_GENERATOR_FILE, RunFolder
@@ -201,9 +202,7 @@ def _is_generator(generator: keras.Model) -> bool:
     return len(shapes[0]) == 2 and (len(shapes) == 1 or len(shapes[1]) == 1)
 
 
-def _num_classes(
-    generator: keras.Model, recorded: int | None, model_path: Path
-) -> int:
+def _num_classes(generator: keras.Model, recorded: int | None, model_path: Path) -> int:
     """A conditional generator's number of classes: ``recipe.json``'s
     ``data.num_classes``, else its ``label_embedding`` layer's ``input_dim``."""
     if recorded is not None:

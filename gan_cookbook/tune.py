@@ -49,7 +49,7 @@ import keras_tuner
 
 from gan_cookbook.checkpoint import write_json, write_text
 from gan_cookbook.cook import RunStopped, prepare
-from gan_cookbook.data import DEFAULT_RESIZE
+from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipe_file import recipe_source
 from gan_cookbook.run_folder import SETTINGS_FILE, json_ready

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from gan_cookbook.data import Dataset, DataSource, load_mnist, with_channels
+from gan_cookbook.data import DataSource, load_mnist
 from gan_cookbook.evaluation import classifier
 from gan_cookbook.evaluation.classifier import (
     accuracy,
@@ -15,6 +15,7 @@ from gan_cookbook.evaluation.classifier import (
     load_classifier,
     shipped_mnist_weights,
 )
+from gan_cookbook.loaders import Dataset, with_channels
 
 
 def test_shipped_mnist_classifier_reaches_its_stated_accuracy():

@@ -15,11 +15,12 @@ from click.testing import CliRunner
 
 from gan_cookbook.cli import main
 from gan_cookbook.cook import cook
-from gan_cookbook.data import Dataset, DataSource, load_mnist
+from gan_cookbook.data import DataSource, load_mnist
 from gan_cookbook.evaluation import EvaluationData, Evaluator, table
 from gan_cookbook.evaluation.classifier import accuracy, load_classifier
 from gan_cookbook.evaluation.measure import draw_labels, draw_noise, generate
 from gan_cookbook.evaluation.scores import label_accuracy
+from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import conditional_cooking_generator, cooking_generator
 from gan_cookbook.recipes import get

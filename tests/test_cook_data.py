@@ -8,9 +8,10 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-from gan_cookbook import datasets, recipes
+from gan_cookbook import recipes
 from gan_cookbook.cli import main, recipe_command
 from gan_cookbook.cook import prepare
+from gan_cookbook.data import FASHION_MNIST as FASHION_MNIST_FILES
 from gan_cookbook.recipes.fashion_mnist import RECIPE as FASHION_MNIST
 
 ROOT = Path(__file__).parent.parent
@@ -106,7 +107,7 @@ def test_download_recipe_offline_is_a_usage_error_naming_the_files(
     result = invoke("cook", "fashion_mnist", "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # a usage error, no traceback
-    for file in datasets.FASHION_MNIST.splits["train"]:
+    for file in FASHION_MNIST_FILES.splits["train"]:
         assert f"{file.name} from {file.url}" in flat(result.output)
     folder = tmp_path / "cache" / "datasets" / "fashion-mnist"
     assert f"in {folder} (set KERAS_HOME" in flat(result.output)

@@ -5,15 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from gan_cookbook.data import (
-    Dataset,
-    DataSource,
-    load_mnist,
-    load_npz,
-    mnist_path,
-    to_model_range,
-    with_channels,
-)
+from gan_cookbook.data import DataSource, load_mnist, load_npz, mnist_path
+from gan_cookbook.loaders import Dataset, with_channels
+from gan_cookbook.pixels import to_model_range
 
 from conftest import write_npz
 

@@ -16,15 +16,17 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from gan_cookbook import datasets, recipes
+import gan_cookbook.data
+from gan_cookbook import recipes
 from gan_cookbook.cli import main
-from gan_cookbook.data import Dataset, DataSource, load_mnist
+from gan_cookbook.data import DataSource, load_mnist
 from gan_cookbook.evaluation import (
     FRECHET_KEY,
     EvaluationData,
     Evaluator,
     frechet_callback,
 )
+from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator
 from gan_cookbook.sampling import load_cooked
@@ -191,9 +193,9 @@ def test_evaluate_a_run_of_a_downloadable_recipe_from_the_cache(
     tmp_path, keras_home, monkeypatch, recipe, variable
 ):
     home, downloads = keras_home
-    dataset = getattr(datasets, variable)
+    dataset = getattr(gan_cookbook.data, variable)
     folder = fill_cache(home, dataset)
-    monkeypatch.setattr(datasets, variable, with_hashes_of(dataset, folder))
+    monkeypatch.setattr(gan_cookbook.data, variable, with_hashes_of(dataset, folder))
     run = tmp_path / "run"
     settings = cook_tiny(recipe, run)
     assert settings["data"]["identity"]["kind"] == "builtin"

@@ -9,20 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_cookbook import datasets, recipes
+from gan_cookbook import data, recipes
 from gan_cookbook.data import (
     DataSource,
-    convert_channels,
-    idx_labels_path,
-    idx_test_path,
     load_idx,
     load_image_folder,
     load_npy,
     load_npz,
     load_path,
-    read_idx,
-    with_channels,
 )
+from gan_cookbook.loaders import idx_labels_path, idx_test_path, read_idx, with_channels
+from gan_cookbook.pixels import convert_channels
 from gan_cookbook.recipe import Recipe
 
 
@@ -37,8 +34,8 @@ def idx_bytes(array):
 
 
 def write_idx(path, array, gz):
-    data = idx_bytes(array)
-    path.write_bytes(gzip.compress(data) if gz else data)
+    raw = idx_bytes(array)
+    path.write_bytes(gzip.compress(raw) if gz else raw)
     return path
 
 
@@ -258,9 +255,9 @@ def test_empty_folder_and_empty_array(tmp_path):
 
 
 def test_truncated_gzip_wrong_magic_and_truncated_idx(tmp_path):
-    data = gzip.compress(idx_bytes(pixels(5)))
+    raw = gzip.compress(idx_bytes(pixels(5)))
     truncated = tmp_path / "train-images-idx3-ubyte.gz"
-    truncated.write_bytes(data[: len(data) // 2])
+    truncated.write_bytes(raw[: len(raw) // 2])
     text = message(load_path, truncated)
     assert text.startswith(f"{truncated}: a damaged or truncated gzip file (")
     assert text.endswith("Expected a complete .gz file: download or copy it again.")
@@ -510,9 +507,9 @@ def test_recipes_read_a_filled_cache_without_network(
     keras_home, monkeypatch, name, variable
 ):
     home, downloads = keras_home
-    dataset = getattr(datasets, variable)
+    dataset = getattr(data, variable)
     folder, images, labels = fill_cache(home, dataset)
-    monkeypatch.setattr(datasets, variable, with_hashes_of(dataset, folder))
+    monkeypatch.setattr(data, variable, with_hashes_of(dataset, folder))
     loaded = recipes.get(name).load_data()
     assert downloads == []
     assert loaded.images.shape == (12, 28, 28, 1)
@@ -527,31 +524,31 @@ def test_recipes_read_a_filled_cache_without_network(
 
 def test_a_cached_file_with_the_wrong_hash_is_fetched_again(keras_home):
     home, downloads = keras_home
-    folder, _, _ = fill_cache(home, datasets.FASHION_MNIST)
+    folder, _, _ = fill_cache(home, data.FASHION_MNIST)
     # The files made here cannot have the published MD5s: Keras refetches them.
     with pytest.raises(ValueError, match="could not be downloaded"):
-        datasets.load_fashion_mnist()
-    assert downloads == [file.url for file in datasets.FASHION_MNIST.splits["train"]]
+        data.load_fashion_mnist()
+    assert downloads == [file.url for file in data.FASHION_MNIST.splits["train"]]
 
 
 def test_offline_without_a_cache_names_every_file_its_url_and_folder(keras_home):
     home, downloads = keras_home
-    text = message(datasets.load_kmnist)
+    text = message(data.load_kmnist)
     folder = home / "datasets" / "kmnist"
     assert text.startswith(
         "Kuzushiji-MNIST (train) is not in the Keras cache and could not be downloaded"
     )
-    for file in datasets.KMNIST.splits["train"]:
+    for file in data.KMNIST.splits["train"]:
         assert f"  {file.name}  from {file.url}  (MD5 {file.md5})" in text
     assert f"put them, with these names, in {folder} (set KERAS_HOME" in text
     assert text.endswith("or pass --data with your copy of the images file "
                          "(its labels file next to it).")  # fmt: skip
     assert len(downloads) == 2 and folder.is_dir()
-    assert "Received: split='valid'" in message(datasets.load_kmnist, "valid")
+    assert "Received: split='valid'" in message(data.load_kmnist, "valid")
 
 
 def test_published_hashes_are_md5_digests():
-    for dataset in (datasets.FASHION_MNIST, datasets.KMNIST):
+    for dataset in (data.FASHION_MNIST, data.KMNIST):
         assert len(dataset.files()) == 4
         for file in dataset.files():
             assert len(file.md5) == 32 and int(file.md5, 16) >= 0

@@ -94,9 +94,7 @@ def test_differences_list_what_a_resume_must_share():
         }
     )
     # Epochs and options may change on a resume; the batch size may not.
-    assert saved.differences(changed) == [
-        "recipe.batch_size: 128 in the run, 64 given"
-    ]
+    assert saved.differences(changed) == ["recipe.batch_size: 128 in the run, 64 given"]
     assert saved.differences(saved) == []
 
 
@@ -178,7 +176,10 @@ def test_a_resumed_run_fills_the_options_left_out():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"epochs": 0}, "`epochs` must be an integer of at least 1. Received: epochs=0"),
+        (
+            {"epochs": 0},
+            "`epochs` must be an integer of at least 1. Received: epochs=0",
+        ),
         ({"keep_checkpoints": True}, "Received: keep_checkpoints=True"),
         ({"seed": -1}, "`seed` must be an integer of at least 0"),
         ({"eval_count": 1}, "`eval_count` must be an integer of at least 2"),

@@ -25,7 +25,8 @@ import keras
 import numpy as np
 
 from gan_cookbook import backend
-from gan_cookbook.data import Dataset, load_mnist
+from gan_cookbook.data import load_mnist
+from gan_cookbook.loaders import Dataset
 
 MNIST_WEIGHTS = "mnist_classifier.weights.h5"
 FEATURES_LAYER = "features"

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from gan_cookbook.data import Dataset
 from gan_cookbook.evaluation import scores
+from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
 
 # The classifier module is imported where it is used: the package's import (through

@@ -6,7 +6,7 @@ offline, copy them there by hand (the error message says which, from where, to
 where) or pass ``--data``.
 """
 
-from gan_cookbook.datasets import load_fashion_mnist
+from gan_cookbook.data import load_fashion_mnist
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
 # What is measured and what is reasoned: every other value is the mnist recipe's,

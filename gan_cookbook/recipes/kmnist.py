@@ -6,7 +6,7 @@ offline, copy them there by hand (the error message says which, from where, to
 where) or pass ``--data``.
 """
 
-from gan_cookbook.datasets import load_kmnist
+from gan_cookbook.data import load_kmnist
 from gan_cookbook.loop import Noise
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
