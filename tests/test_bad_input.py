@@ -107,7 +107,14 @@ def test_overwrite_replaces_a_run_and_resume_refuses_other_settings(tmp_path):
         "cook", "mnist_quick", *QUICK, "--seed", "4", "--out", out, "--resume"
     )
     assert result.exit_code == 2
-    assert "has already trained 1 epochs. Pass --epochs above 1" in result.output
+    assert "has already trained 1 epoch. Pass --epochs above 1" in result.output
+    assert "Received: --epochs 1" in result.output
+    # With no --epochs the run's own are what it has trained already: said so.
+    result = invoke("resume", out)
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "has already trained 1 epoch. Pass --epochs above 1" in text
+    assert "Received: no --epochs (the run's own, 1)" in text
 
 
 @pytest.mark.parametrize(
