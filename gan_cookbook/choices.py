@@ -21,4 +21,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 """The Keras backends a command may run on (``bench --backend``)."""
 
 ORACLES = ("random", "bayesian")
-"""The KerasTuner oracles :func:`~gan_cookbook.tune.tune` searches with."""
+"""The oracles a search (:func:`~gan_cookbook.tune.tune`) may use: KerasTuner's
+random search and its Bayesian optimisation (a Gaussian process; needs
+scikit-learn). Hyperband is left out: it decides itself how many trials to run,
+where ``trials`` sets their number."""

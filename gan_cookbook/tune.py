@@ -24,22 +24,22 @@ With KerasTuner's environment variables set (``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``), the same call is the chief,
 which serves the oracle over gRPC, or one of its workers, which run the trials.
 
-The search space and how a trial's values change the recipe are in
-:mod:`gan_cookbook.search_space`, the table of trials in :mod:`gan_cookbook.trials`,
-and the recipe files written in :mod:`gan_cookbook.recipe_file`.
+This module holds :func:`tune` and its parts: the checks of its arguments, KerasTuner's
+oracle and tuner as a search uses them, and the run of the search. The search folder's
+``search.json`` and each trial's cooking and measurement are in
+:mod:`gan_cookbook.search_folder`, the table and ``best_recipe.py`` in
+:mod:`gan_cookbook.trials`, the search space and how a trial's values change the
+recipe in :mod:`gan_cookbook.search_space`, and the chief, its workers and their
+checks in :mod:`gan_cookbook.distributed`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import io
-import json
 import logging
 import os
-import socket
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,51 +47,39 @@ from typing import Any
 import keras
 import keras_tuner
 
-from gan_cookbook.checkpoint import write_json, write_text
-from gan_cookbook.cook import RunStopped, prepare
-from gan_cookbook.pixels import DEFAULT_RESIZE
+from gan_cookbook.checks import check_integer
+from gan_cookbook.choices import ORACLES
+from gan_cookbook.distributed import (
+    DEFAULT_CHIEF_TIMEOUT,
+    Role,
+    check_port,
+    check_same_space,
+    distributed_role,
+    held,
+    wait_for_chief,
+)
 from gan_cookbook.recipe import Recipe
-from gan_cookbook.recipe_file import recipe_source
-from gan_cookbook.run_folder import SETTINGS_FILE, json_ready
+from gan_cookbook.search_folder import (
+    CannotMeasure,
+    Search,
+    StopSearch,
+    check_out,
+    search_settings,
+    write_search_file,
+)
 from gan_cookbook.search_space import (
     bounds,
     is_number,
-    is_whole,
     recipe_changes,
     recipe_search,
     recipe_values,
     search_space,
-    used_values,
 )
-from gan_cookbook.trials import (
-    OBJECTIVE,
-    best_row,
-    cell_text,
-    markdown_table,
-    minutes_seconds,
-    trial_rows,
-)
+from gan_cookbook.trials import OBJECTIVE, best_row, markdown_table
 
-SEARCH_FILE = "search.json"
 STATE_FOLDER = "keras_tuner"
-TRIALS_FOLDER = "trials"
-TABLE_CSV = "trials.csv"
-TABLE_MARKDOWN = "trials.md"
-BEST_RECIPE = "best_recipe.py"
-TRIAL_RECIPE = "recipe.py"
-METRICS_FILE = "metrics.json"
-
-ORACLES = ("random", "bayesian")
-"""The oracles a search may use: KerasTuner's random search and its Bayesian
-optimisation (a Gaussian process; needs scikit-learn). Hyperband is left out: it
-decides itself how many trials to run, where ``trials`` sets their number."""
 
 DEFAULT_COUNT = 10000
-DEFAULT_CHIEF_TIMEOUT = 30.0
-
-TUNER_ID = "KERASTUNER_TUNER_ID"
-ORACLE_IP = "KERASTUNER_ORACLE_IP"
-ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 
 
 class SearchStopped(RuntimeError):
@@ -105,96 +93,6 @@ class SearchStopped(RuntimeError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-class _Stop(keras_tuner.errors.FatalError):
-    """Carries a :class:`SearchStopped` out of KerasTuner's search loop, which
-    would otherwise record the trial as failed and go on."""
-
-    def __init__(self, stopped: SearchStopped):
-        super().__init__(str(stopped))
-        self.stopped = stopped
-
-
-class _Fatal(keras_tuner.errors.FatalError):
-    """Carries a ``ValueError`` that no trial can avoid (data without labels to
-    measure with) out of KerasTuner's search loop."""
-
-    def __init__(self, error: ValueError):
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclasses.dataclass(frozen=True)
-class Role:
-    """What this process is in a search, from KerasTuner's environment variables.
-
-    Attributes:
-        kind: ``"alone"`` (no ``KERASTUNER_ORACLE_IP``: this process runs the
-            whole search), ``"chief"`` (serves the oracle; its
-            ``KERASTUNER_TUNER_ID`` contains "chief", as KerasTuner decides) or
-            ``"worker"`` (runs trials for the chief).
-        tuner_id: ``KERASTUNER_TUNER_ID``, or ``"tuner0"``, KerasTuner's default.
-        host: ``KERASTUNER_ORACLE_IP``, or ``None`` alone.
-        port: ``KERASTUNER_ORACLE_PORT``, or ``None`` alone.
-    """
-
-    kind: str
-    tuner_id: str
-    host: str | None = None
-    port: int | None = None
-
-    @property
-    def address(self) -> str | None:
-        """``host:port``, where the chief listens."""
-        return None if self.host is None else f"{self.host}:{self.port}"
-
-    @property
-    def owns_oracle(self) -> bool:
-        """Whether this process holds the oracle and writes the table."""
-        return self.kind != "worker"
-
-
-def distributed_role(environment: Mapping[str, str] | None = None) -> Role:
-    """This process's :class:`Role`, from KerasTuner's three environment variables.
-
-    Raises:
-        ValueError: some of the three are set and not the others, or the port is
-            not a number from 1 to 65535.
-    """
-    environment = os.environ if environment is None else environment
-    tuner_id = environment.get(TUNER_ID)
-    host = environment.get(ORACLE_IP)
-    port = environment.get(ORACLE_PORT)
-    given = (
-        f"Received: {TUNER_ID}={tuner_id!r}, {ORACLE_IP}={host!r}, "
-        f"{ORACLE_PORT}={port!r}"
-    )
-    if host is None and port is None and tuner_id is None:
-        return Role("alone", "tuner0")
-    missing = [
-        name
-        for name, value in (
-            (TUNER_ID, tuner_id),
-            (ORACLE_IP, host),
-            (ORACLE_PORT, port),
-        )
-        if not value
-    ]
-    if missing:
-        raise ValueError(
-            f"A search shared by many processes needs {TUNER_ID}, {ORACLE_IP} and "
-            f"{ORACLE_PORT} all set ({', '.join(missing)} missing); a search in one "
-            f"process needs none of them. {given}"
-        )
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(
-            f"{ORACLE_PORT} must be a port number from 1 to 65535. {given}"
-        )
-    # KerasTuner's own rule (keras_tuner/src/distribute/utils.py): an ID that
-    # contains "chief" serves the oracle.
-    kind = "chief" if "chief" in tuner_id else "worker"
-    return Role(kind, tuner_id, host, int(port))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,251 +142,7 @@ def _quiet_retracing() -> Iterator[None]:
         logger.removeFilter(retracing)
 
 
-class _WriteRecipeFile(keras.callbacks.Callback):
-    """Writes a trial's recipe.py into its run folder once the run has made it
-    (after a rerun has cleared it)."""
-
-    def __init__(self, path: Path, text: str):
-        super().__init__()
-        self.path, self.text = path, text
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        write_text(self.path, self.text)
-
-
-@dataclasses.dataclass
-class _Search:
-    """A search's settings, and what runs its trials and writes its table."""
-
-    recipe: Recipe
-    out: Path
-    role: Role
-    space: keras_tuner.HyperParameters
-    source: str
-    epochs: int
-    count: int
-    limit: int | None
-    data: str | None
-    resize: str | None
-    skip_bad_images: bool | None
-    baseline: dict[str, Any] | None
-    verbose: int
-    callbacks: Sequence[keras.callbacks.Callback]
-    trials: int
-    evaluator: Any = None
-    ran: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def names(self) -> list[str]:
-        return [hyperparameter.name for hyperparameter in self.space.space]
-
-    def say(self, line: str) -> None:
-        if self.verbose:
-            print(line, flush=True)
-
-    def data_settings(self) -> dict[str, Any] | None:
-        if self.data is None:
-            return None
-        return {
-            "path": self.data,
-            "resize": self.resize or DEFAULT_RESIZE,
-            "skip_bad_images": bool(self.skip_bad_images),
-        }
-
-    def trial_recipe(
-        self, trial_id: str, values: Mapping[str, Any]
-    ) -> tuple[Recipe, str | None]:
-        """The recipe of one trial, and the text of its recipe.py."""
-        folder = (self.out / TRIALS_FOLDER / trial_id).resolve()
-        name = f"{self.recipe.name}_trial_{trial_id}"
-        description = (
-            f"{self.recipe.name} with the settings of trial {trial_id} of a search"
-        )
-        changes = recipe_changes(self.recipe, values, self.source)
-        text = recipe_source(
-            self.recipe,
-            values,
-            name=name,
-            description=description,
-            docstring=(
-                f"{self.recipe.name} with the settings of trial {trial_id} of the "
-                f"search in {self.out.resolve()}.\n\nThis file's folder is the "
-                "trial's run folder: sample, evaluate or resume it there (gan-cookbook "
-                "resume FOLDER --epochs N trains it further). Cook the same settings "
-                f"afresh with:\n\n    gan-cookbook cook {folder / TRIAL_RECIPE} "
-                f"--epochs {self.epochs}"
-            ),
-            space=self.space,
-            data=self.data_settings(),
-        )
-        recipe = dataclasses.replace(
-            self.recipe,
-            name=name,
-            description=description,
-            file=None if text is None else str(folder / TRIAL_RECIPE),
-            **{field: change.value for field, change in changes.items()},
-        )
-        return recipe, text
-
-    def run_trial(self, trial_id: str, drawn: Mapping[str, Any]) -> dict[str, float]:
-        """Cooks and measures one trial; returns its metrics for the oracle.
-
-        A trial that fails says so and raises on: KerasTuner records it as failed,
-        with its message, and goes on with the next.
-        """
-        try:
-            return self.cook_and_measure(trial_id, drawn)
-        except (_Stop, _Fatal):
-            raise
-        except keras_tuner.errors.FailedTrialError as error:
-            self.say(f"Trial {trial_id} failed: {error}")
-            raise
-        except Exception as error:
-            self.say(f"Trial {trial_id} failed: {type(error).__name__}: {error}")
-            raise
-
-    def cook_and_measure(
-        self, trial_id: str, drawn: Mapping[str, Any]
-    ) -> dict[str, float]:
-        started = time.perf_counter()
-        values = used_values(drawn)
-        shown = ", ".join(
-            f"{name} {cell_text(values[name])}" for name in self.names if name in values
-        )
-        self.say(f"Trial {trial_id} ({self.tuner_note(trial_id)}): {shown}")
-        # KerasTuner's own habit before each trial: a fresh Keras state, so that
-        # each trial's layers have the names a new process gives them (and a resume
-        # of the run folder finds them), and memory does not grow trial by trial.
-        keras.backend.clear_session()
-        try:
-            recipe, text = self.trial_recipe(trial_id, values)
-        except ValueError as error:
-            raise keras_tuner.errors.FailedTrialError(str(error)) from None
-        folder = self.out / TRIALS_FOLDER / trial_id
-        callbacks = list(self.callbacks)
-        if text is not None:
-            callbacks.append(_WriteRecipeFile(folder / TRIAL_RECIPE, text))
-        try:
-            run = prepare(
-                recipe,
-                out=folder,
-                epochs=self.epochs,
-                limit=self.limit,
-                data=self.data,
-                resize=self.resize,
-                skip_bad_images=self.skip_bad_images,
-                verbose=0,
-                callbacks=callbacks,
-                # A rerun of a trial that was in flight when the search stopped
-                # starts it again; cook refuses a folder that holds no run.
-                overwrite=(folder / SETTINGS_FILE).is_file(),
-            )
-        except ValueError as error:
-            # Settings these data cannot take: a batch larger than the images, ...
-            raise keras_tuner.errors.FailedTrialError(str(error)) from None
-        if self.evaluator is None:
-            self.evaluator = self.make_evaluator(run.dataset)
-        try:
-            result = run.cook()
-        except RunStopped as stopped:
-            if stopped.exit_code == 1:  # a NaN or infinite loss
-                raise keras_tuner.errors.FailedTrialError(str(stopped)) from None
-            raise _Stop(
-                SearchStopped(
-                    f"Stopped in trial {trial_id}: {stopped} The search keeps every "
-                    "finished trial; run it again to continue it (trial "
-                    f"{trial_id} starts again).",
-                    stopped.exit_code,
-                )
-            ) from None
-        sampled = result.averaged_generator or result.generator
-        metrics = self.evaluator.measure(sampled, recipe.noise, self.count, seed=0)
-        metrics["model"] = str(folder)
-        metrics["generator"] = (
-            "generator.keras"
-            if recipe.average is None
-            else f"generator.keras (the average of the trained generator's weights, "
-            f"decay {recipe.average:g})"
-        )
-        write_json(folder / METRICS_FILE, json_ready(metrics))
-        distance = float(metrics["generated"][OBJECTIVE])
-        seconds = time.perf_counter() - started
-        self.ran.append(trial_id)
-        self.say(
-            f"Trial {trial_id} done: Fréchet distance {distance:.2f} in "
-            f"{minutes_seconds(seconds)} (N = {metrics['n']}; {folder})"
-        )
-        return {OBJECTIVE: distance, "seconds": seconds}
-
-    def tuner_note(self, trial_id: str) -> str:
-        note = f"{int(trial_id) + 1} of {self.trials}"
-        return (
-            f"{note}, on {self.role.tuner_id}" if self.role.kind == "worker" else note
-        )
-
-    def make_evaluator(self, dataset: Any) -> Any:
-        """The measurement shared by every trial: the classifier, the reference
-        images' statistics and the floor, loaded (or trained) once."""
-        from gan_cookbook.evaluation.measure import evaluator_of
-
-        try:
-            evaluator = evaluator_of(dataset, self.count, seed=0, verbose=self.verbose)
-            evaluator.prepare()
-        except ValueError as error:
-            raise _Fatal(error) from None
-        return evaluator
-
-    def write_table(
-        self, oracle: keras_tuner.Oracle
-    ) -> tuple[list[dict[str, Any]], Path | None]:
-        """Writes trials.csv, trials.md and best_recipe.py from ``oracle``."""
-        first = min(oracle.trials, key=int) if oracle.trials else None
-        rows = trial_rows(oracle, self.names, first if self.baseline else None)
-        columns = ["trial", "status", OBJECTIVE, "seconds", *self.names, "note"]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            written = {**row, "seconds": row["seconds"] and round(row["seconds"], 1)}
-            writer.writerow(
-                {key: "" if value is None else value for key, value in written.items()}
-            )
-        write_text(self.out / TABLE_CSV, buffer.getvalue())
-        write_text(self.out / TABLE_MARKDOWN, markdown_table(rows, self.names) + "\n")
-        best = best_row(rows)
-        if best is None:
-            return rows, None
-        values = {name: best[name] for name in self.names if best[name] is not None}
-        path = self.out / BEST_RECIPE
-        images = f"the first {self.limit} images" if self.limit else "all the images"
-        data = f" of {self.data}" if self.data else ""
-        text = recipe_source(
-            self.recipe,
-            values,
-            name=f"{self.recipe.name}_tuned",
-            description=(
-                f"{self.recipe.name}, tuned: trial {best['trial']} of a search, "
-                f"Fréchet distance {best[OBJECTIVE]:.1f}"
-            ),
-            docstring=(
-                f"{self.recipe.name}, tuned: trial {best['trial']} of the search in "
-                f"{self.out.resolve()}, the best of {len(rows)} trials.\n\n"
-                f"It scored a Fréchet distance of {best[OBJECTIVE]:.2f} (N = "
-                f"{self.count:,}, lower is better) after {self.epochs} "
-                f"epoch{'s' if self.epochs != 1 else ''} on {images}{data}; the "
-                f"search's table is {TABLE_MARKDOWN} beside this file. Cook it with:"
-                f"\n\n    gan-cookbook cook {path.resolve()}"
-            ),
-            space=self.space,
-            data=self.data_settings(),
-        )
-        if text is None:
-            return rows, None
-        write_text(path, text)
-        return rows, path
-
-
-def _search_oracle(
+def search_oracle(
     kind: str,
     trials: int,
     space: keras_tuner.HyperParameters,
@@ -496,8 +150,9 @@ def _search_oracle(
     baseline: dict[str, Any] | None,
     on_end: Callable[[keras_tuner.Oracle], None],
 ) -> keras_tuner.Oracle:
-    """KerasTuner's oracle of ``kind``; its first trial is the recipe's own
-    settings (``baseline``), and ``on_end`` runs after each trial ends."""
+    """KerasTuner's oracle of ``kind``, one of :data:`ORACLES`; its first trial is
+    the recipe's own settings (``baseline``), and ``on_end`` runs after each trial
+    ends."""
     base = {
         "random": keras_tuner.oracles.RandomSearchOracle,
         "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
@@ -530,9 +185,9 @@ def _search_oracle(
 
 
 class _RecipeTuner(keras_tuner.Tuner):
-    """KerasTuner's tuner; each trial cooks the recipe (:meth:`_Search.run_trial`)."""
+    """KerasTuner's tuner; each trial cooks the recipe (:meth:`Search.run_trial`)."""
 
-    def __init__(self, search: _Search, oracle: keras_tuner.Oracle):
+    def __init__(self, search: Search, oracle: keras_tuner.Oracle):
         self.search_settings = search
         super().__init__(
             oracle=oracle,
@@ -556,172 +211,182 @@ class _RecipeTuner(keras_tuner.Tuner):
         return super()._get_tuner_fname()
 
 
-def _check_out(out: Path, settings: dict[str, Any]) -> None:
-    """Refuses a search folder that holds something else, or another search."""
-    received = f"Received: out={str(out)!r}"
-    if out.exists() and not out.is_dir():
+def _check_oracle(oracle: str) -> None:
+    """Refuses an oracle :data:`ORACLES` does not name, or one whose libraries are
+    not installed."""
+    if oracle not in ORACLES:
         raise ValueError(
-            f"`out` {out} is a file. Expected a new or empty folder. {received}"
+            f"`oracle` must be one of {', '.join(ORACLES)}. Received: oracle={oracle!r}"
         )
-    saved_path = out / SEARCH_FILE
-    if not saved_path.is_file():
-        # Another process of the search may be writing search.json this instant.
-        writing = f".{SEARCH_FILE}.tmp"
-        if out.is_dir() and any(path.name != writing for path in out.iterdir()):
-            raise ValueError(
-                f"`out` {out} already holds files, and no search ({SEARCH_FILE}): a "
-                f"search never overwrites them. Choose a new folder. {received}"
-            )
-        return
-    try:
-        saved = json.loads(saved_path.read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"`out` {saved_path}: cannot be read ({error}). {received}"
-        ) from None
-    differ = []
-    for key in _SAME_SETTINGS:
-        before, after = json_ready(saved.get(key)), json_ready(settings[key])
-        if key == "recipe" and isinstance(before, dict):
-            # Field by field: which of the recipe's settings changed.
-            pairs = [
-                (f"recipe.{field}", before.get(field), after.get(field))
-                for field in sorted({*before, *after})
-            ]
-        else:
-            pairs = [(key, before, after)]
-        differ += [
-            f"{name}: {_brief(was)} in the search, {_brief(given)} given"
-            for name, was, given in pairs
-            if was != given
+    if oracle == "bayesian":
+        import importlib.util
+
+        missing = [
+            name
+            for name in ("sklearn", "scipy")
+            if importlib.util.find_spec(name) is None
         ]
-    if differ:
+        if missing:
+            raise ValueError(
+                "`oracle='bayesian'` needs scikit-learn and scipy (KerasTuner's "
+                'Gaussian process): pip install "gan-cookbook[bayesian]". '
+                f"Received: oracle='bayesian', {', '.join(missing)} not installed"
+            )
+
+
+def _check_chief_timeout(chief_timeout: Any) -> None:
+    if not is_number(chief_timeout) or chief_timeout <= 0:
         raise ValueError(
-            f"`out` {out} holds a search with other settings; continuing it needs "
-            "the same (only `trials` may change, to extend it). Choose a new folder "
-            "for a new search.\n  " + "\n  ".join(differ)
+            f"`chief_timeout` must be a positive number of seconds. "
+            f"Received: chief_timeout={chief_timeout!r}"
         )
 
 
-def _recipe_settings(recipe: Recipe) -> dict[str, Any]:
-    """The recipe's settings as ``search.json`` records them: ``to_config`` less the
-    names Keras gives each new optimizer ("adam_7"), which no rerun repeats."""
-    config = json_ready(recipe.to_config())
-    for field in ("discriminator_optimizer", "generator_optimizer"):
-        config[field].get("config", {}).pop("name", None)
-    return config
-
-
-_SAME_SETTINGS = (
-    "recipe",
-    "epochs",
-    "limit",
-    "data",
-    "count",
-    "oracle",
-    "seed",
-    "baseline",
-    "space",
-)
-"""What a search continued in its folder must share with the saved one."""
-
-
-def _brief(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _check_port(role: Role) -> None:
-    """Refuses a chief address this machine cannot listen on, or that something
-    already listens on: gRPC shares a port (SO_REUSEPORT) rather than fail."""
-    received = f"Received: {ORACLE_IP}={role.host!r}, {ORACLE_PORT}={role.port}"
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(
-            role.host, role.port, type=socket.SOCK_STREAM
-        )[0]
-        with socket.socket(family, kind, protocol) as probe:
-            probe.bind(address)
-    except OSError as error:
-        reason = getattr(error, "strerror", None) or str(error)
+def _checked_space(
+    recipe: Recipe,
+    search: Mapping[str, Any] | keras_tuner.HyperParameters | None,
+    limit: int | None,
+) -> tuple[keras_tuner.HyperParameters, str]:
+    """The search space, and its source as messages name it (``search``, else the
+    ``SEARCH`` of the recipe's file, else the default); refused where a value it
+    draws cannot make a recipe, or a batch would be larger than ``limit``."""
+    if search is None:
+        search, source = recipe_search(recipe)
+    else:
+        source = "`search`"
+    space = search_space(search, source)
+    batches = [bounds(hp) for hp in space.space if hp.name == "batch_size"]
+    largest_batch = max(batches[0]) if batches else recipe.batch_size
+    if limit is not None and largest_batch > limit:
         raise ValueError(
-            f"The chief cannot listen on {role.address} ({reason}): set {ORACLE_IP} "
-            f"to an address of this machine and {ORACLE_PORT} to a free port. "
-            f"{received}"
-        ) from None
+            f"{source} draws batches of up to {largest_batch} images, more than the "
+            f"`limit` of {limit}: narrow batch_size, or raise `limit`. "
+            f"Received: limit={limit}"
+        )
+    # Every value drawn must make a recipe: an optimizer without beta_1 fails here.
+    recipe_changes(recipe, {hp.name: bounds(hp)[0] for hp in space.space}, source)
+    return space, source
 
 
-def _wait_for_chief(role: Role, timeout: float, verbose: int) -> None:
-    """Waits up to ``timeout`` seconds for the chief's gRPC server; KerasTuner's
-    own client would wait an hour."""
-    import grpc
-
-    if verbose:
+def _baseline_values(
+    recipe: Recipe,
+    space: keras_tuner.HyperParameters,
+    source: str,
+    baseline: bool,
+    verbose: int,
+) -> dict[str, Any] | None:
+    """The first trial's values, the recipe's own, where ``baseline`` asks for them
+    and the space can draw every one; else ``None`` (said, when asked for)."""
+    names = [hyperparameter.name for hyperparameter in space.space]
+    own = recipe_values(recipe, space)
+    first = dict(own) if baseline and set(own) == set(names) else None
+    if baseline and first is None and verbose:
         print(
-            f"Waiting up to {timeout:g} s for the chief at {role.address} ...",
+            f"No baseline trial: {source} cannot draw {recipe.name}'s own "
+            f"{', '.join(name for name in names if name not in own)}.",
             flush=True,
         )
-    channel = grpc.insecure_channel(role.address)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=timeout)
-    except grpc.FutureTimeoutError:
-        raise ValueError(
-            f"No chief answered at {role.address} within {timeout:g} s. Start the "
-            f"chief first (the same command with {TUNER_ID}=chief) on the machine "
-            f"of {ORACLE_IP}, check that its port is open to this machine, or wait "
-            f"longer with `chief_timeout`. Received: {ORACLE_IP}={role.host!r}, "
-            f"{ORACLE_PORT}={role.port}"
-        ) from None
-    finally:
-        channel.close()
+    return first
 
 
-def _check_same_space(
-    tuner: keras_tuner.Tuner, space: keras_tuner.HyperParameters
+def _open_folder(
+    out: Path, settings: dict[str, Any], role: Role, chief_timeout: float, verbose: int
 ) -> None:
-    """Refuses to work for a chief whose search space is another."""
-    theirs = tuner.oracle.get_space()
-    ours = keras_tuner.HyperParameters.from_proto(space.to_proto())
-    if theirs.get_config()["space"] != ours.get_config()["space"]:
-        raise ValueError(
-            "The chief searches another space than this worker: run the same "
-            "command (the same recipe file and SEARCH) on every machine. Received: "
-            f"the chief's {[hp.name for hp in theirs.space]}, this worker's "
-            f"{[hp.name for hp in ours.space]}"
+    """Makes the search folder and its ``search.json``, once a worker's chief
+    answers or a chief has found its port free."""
+    if role.kind == "worker":
+        wait_for_chief(role, chief_timeout, verbose)
+    if role.kind == "chief":
+        check_port(role)
+    write_search_file(out, settings)
+
+
+def _oracle_and_tuner(
+    state: Search, kind: str, seed: int
+) -> tuple[keras_tuner.Oracle, _RecipeTuner]:
+    """The oracle of ``kind``, reloaded where the folder holds its state, and the
+    tuner that runs its trials (on a worker, the chief's client)."""
+    oracle = search_oracle(
+        kind, state.trials, state.space, seed, state.baseline, state.trial_ended
+    )
+    # KerasTuner prints "Reloading Tuner from ..." when it continues a search.
+    with contextlib.redirect_stdout(io.StringIO()):
+        tuner = _RecipeTuner(state, oracle)
+    if not state.role.owns_oracle:
+        check_same_space(tuner, state.space)
+    return oracle, tuner
+
+
+def _opening_line(state: Search, oracle: keras_tuner.Oracle, kind: str) -> str:
+    """What a search says as it starts: new, continued, or a worker joining."""
+    if not state.role.owns_oracle:
+        return (
+            f"Working for the chief at {state.role.address} as {state.role.tuner_id}."
         )
+    if oracle.trials:
+        done = sum(
+            1
+            for trial in oracle.trials.values()
+            if str(trial.status) in ("COMPLETED", "FAILED")
+        )
+        return (
+            f"Continuing the search in {state.out}: {done} of {state.trials} "
+            "trials done."
+        )
+    plural = "s" if state.epochs != 1 else ""
+    return (
+        f"Searching {state.recipe.name}: {state.trials} trials of {state.epochs} "
+        f"epoch{plural} each in {state.out}, a {kind} search over "
+        f"{', '.join(state.names)}."
+    )
 
 
-@contextlib.contextmanager
-def _held(out: Path, role: Role) -> Iterator[None]:
-    """One process at a time holds a search's oracle in a folder: a second one
-    would overwrite its state."""
-    if not role.owns_oracle:
-        yield
-        return
+def _run(state: Search, tuner: _RecipeTuner, oracle: keras_tuner.Oracle) -> None:
+    """Runs the trials left (a chief serves them to its workers) and writes the
+    table, however the search ends.
+
+    Raises:
+        SearchStopped: a signal stopped the search in a trial.
+        ValueError: no trial can be measured (data without labels).
+    """
+    role = state.role
+    # A chief continued with no trial left would wait for workers that never ask.
+    finished = (
+        role.kind == "chief"
+        and oracle.remaining_trials() is not None
+        and oracle.remaining_trials() <= 0
+        and not oracle.get_state()["retry_queue"]
+    )
+    if role.kind == "chief" and not finished:
+        state.say(f"Serving the search to its workers on {role.address}.")
     try:
-        import fcntl
-    except ImportError:  # not on POSIX: no lock
-        yield
-        return
-    lock_path = out / STATE_FOLDER / ".lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"`out` {out}: another process runs this search now (it holds "
-                f"{lock_path}). Wait for it to end, or make this process one of its "
-                f"workers with {TUNER_ID}, {ORACLE_IP} and {ORACLE_PORT}. "
-                f"Received: out={str(out)!r}"
-            ) from None
-        yield
+        if not finished:
+            tuner.search(verbose=0)
+    except StopSearch as stop:
+        raise SearchStopped(str(stop), stop.exit_code) from None
+    except CannotMeasure as fatal:
+        raise fatal.error from None
+    finally:
+        if role.owns_oracle:
+            # Stopped or not, the table shows where the search stands: the
+            # trials in flight as running.
+            state.write_table(oracle)
 
 
-def _check_count(name: str, value: Any, low: int) -> None:
-    if not is_whole(value) or value < low:
-        raise ValueError(
-            f"`{name}` must be an integer of at least {low}. Received: {name}={value!r}"
-        )
+def _result(state: Search, oracle: keras_tuner.Oracle) -> SearchResult:
+    """The search's :class:`SearchResult`, with its table written once more."""
+    if not state.role.owns_oracle:
+        return SearchResult(state.out, state.role, [], None, None, "", list(state.ran))
+    rows, best_recipe = state.write_table(oracle)
+    return SearchResult(
+        out=state.out,
+        role=state.role,
+        rows=rows,
+        best=best_row(rows),
+        best_recipe=best_recipe,
+        table=markdown_table(rows, state.names),
+        ran=list(state.ran),
+    )
 
 
 def tune(
@@ -789,82 +454,34 @@ def tune(
             the message names the argument, Keras style.
         SearchStopped: SIGINT or SIGTERM stopped the search in a trial.
     """
-    _check_count("trials", trials, 1)
-    _check_count("count", count, 2)
-    if epochs is not None:
-        _check_count("epochs", epochs, 1)
-    if limit is not None:
-        _check_count("limit", limit, 1)
-    if not is_whole(seed) or seed < 0:
-        raise ValueError(
-            f"`seed` must be an integer of at least 0. Received: seed={seed!r}"
-        )
-    if oracle not in ORACLES:
-        raise ValueError(
-            f"`oracle` must be one of {', '.join(ORACLES)}. Received: oracle={oracle!r}"
-        )
-    if oracle == "bayesian":
-        import importlib.util
-
-        missing = [
-            name
-            for name in ("sklearn", "scipy")
-            if importlib.util.find_spec(name) is None
-        ]
-        if missing:
-            raise ValueError(
-                "`oracle='bayesian'` needs scikit-learn and scipy (KerasTuner's "
-                'Gaussian process): pip install "gan-cookbook[bayesian]". '
-                f"Received: oracle='bayesian', {', '.join(missing)} not installed"
-            )
-    if not is_number(chief_timeout) or chief_timeout <= 0:
-        raise ValueError(
-            f"`chief_timeout` must be a positive number of seconds. "
-            f"Received: chief_timeout={chief_timeout!r}"
-        )
+    trials = check_integer("trials", trials)
+    count = check_integer("count", count, 2)
+    epochs = check_integer("epochs", epochs, optional=True)
+    limit = check_integer("limit", limit, optional=True)
+    seed = check_integer("seed", seed, 0)
+    _check_oracle(oracle)
+    _check_chief_timeout(chief_timeout)
     role = distributed_role()
+    space, source = _checked_space(recipe, search, limit)
+
     out = Path(out)
-    if search is None:
-        search, source = recipe_search(recipe)
-    else:
-        source = "`search`"
-    space = search_space(search, source)
-    names = [hyperparameter.name for hyperparameter in space.space]
-    batches = [bounds(hp) for hp in space.space if hp.name == "batch_size"]
-    largest_batch = max(batches[0]) if batches else recipe.batch_size
-    if limit is not None and largest_batch > limit:
-        raise ValueError(
-            f"{source} draws batches of up to {largest_batch} images, more than the "
-            f"`limit` of {limit}: narrow batch_size, or raise `limit`. "
-            f"Received: limit={limit}"
-        )
-    # Every value drawn must make a recipe: an optimizer without beta_1 fails here.
-    own = recipe_values(recipe, space)
-    recipe_changes(recipe, {hp.name: bounds(hp)[0] for hp in space.space}, source)
     epochs = epochs or recipe.epochs
     data = None if data is None else str(Path(data).resolve())
-    settings = {
-        "recipe": _recipe_settings(recipe),
-        "epochs": epochs,
-        "limit": limit,
-        "data": None
-        if data is None
-        else {"path": data, "resize": resize, "skip_bad_images": bool(skip_bad_images)},
-        "count": count,
-        "oracle": oracle,
-        "seed": seed,
-        "baseline": baseline,
-        "space": space.get_config(),
-    }
-    _check_out(out, settings)
-    first = dict(own) if baseline and set(own) == set(names) else None
-    if baseline and first is None and verbose:
-        print(
-            f"No baseline trial: {source} cannot draw {recipe.name}'s own "
-            f"{', '.join(name for name in names if name not in own)}.",
-            flush=True,
-        )
-    state = _Search(
+    settings = search_settings(
+        recipe,
+        space,
+        epochs=epochs,
+        limit=limit,
+        data=data,
+        resize=resize,
+        skip_bad_images=skip_bad_images,
+        count=count,
+        oracle=oracle,
+        seed=seed,
+        baseline=baseline,
+    )
+    check_out(out, settings)
+    state = Search(
         recipe=recipe,
         out=out,
         role=role,
@@ -876,95 +493,15 @@ def tune(
         data=data,
         resize=resize,
         skip_bad_images=skip_bad_images,
-        baseline=first,
+        baseline=_baseline_values(recipe, space, source, baseline, verbose),
         verbose=verbose,
         callbacks=callbacks,
         trials=trials,
     )
-    if role.kind == "worker":
-        _wait_for_chief(role, chief_timeout, verbose)
-    if role.kind == "chief":
-        _check_port(role)
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / SEARCH_FILE).is_file():
-        # Every process of a search writes the same file, atomically: whichever
-        # comes first on a shared disk, the others find it and check it.
-        write_json(
-            out / SEARCH_FILE,
-            {
-                **settings,
-                "keras_version": keras.__version__,
-                "keras_tuner_version": keras_tuner.__version__,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-        )
+    _open_folder(out, settings, role, chief_timeout, verbose)
 
-    def on_end(ended: keras_tuner.Oracle) -> None:
-        rows, _ = state.write_table(ended)
-        if role.kind == "chief" and verbose:
-            finished = [row for row in rows if row["status"] not in ("RUNNING", "IDLE")]
-            best = best_row(rows)
-            best_text = (
-                ""
-                if best is None
-                else f"; best so far: trial {best['trial']}, {best[OBJECTIVE]:.2f}"
-            )
-            print(f"{len(finished)} of {trials} trials done{best_text}", flush=True)
-
-    with _held(out, role), _quiet_retracing():
-        search_oracle = _search_oracle(oracle, trials, space, seed, first, on_end)
-        # KerasTuner prints "Reloading Tuner from ..." when it continues a search.
-        with contextlib.redirect_stdout(io.StringIO()):
-            tuner = _RecipeTuner(state, search_oracle)
-        if role.owns_oracle:
-            done = sum(
-                1
-                for trial in search_oracle.trials.values()
-                if str(trial.status) in ("COMPLETED", "FAILED")
-            )
-            if search_oracle.trials:
-                state.say(
-                    f"Continuing the search in {out}: {done} of {trials} trials done."
-                )
-            else:
-                plural = "s" if epochs != 1 else ""
-                state.say(
-                    f"Searching {recipe.name}: {trials} trials of {epochs} "
-                    f"epoch{plural} each in {out}, a {oracle} search over "
-                    f"{', '.join(names)}."
-                )
-        else:
-            _check_same_space(tuner, space)
-            state.say(f"Working for the chief at {role.address} as {role.tuner_id}.")
-        finished = (
-            role.kind == "chief"
-            and search_oracle.remaining_trials() is not None
-            and search_oracle.remaining_trials() <= 0
-            and not search_oracle.get_state()["retry_queue"]
-        )
-        if role.kind == "chief" and not finished:
-            state.say(f"Serving the search to its workers on {role.address}.")
-        try:
-            if not finished:
-                tuner.search(verbose=0)
-        except _Stop as stop:
-            raise stop.stopped from None
-        except _Fatal as fatal:
-            raise fatal.error from None
-        finally:
-            if role.owns_oracle:
-                # Stopped or not, the table shows where the search stands: the
-                # trials in flight as running.
-                state.write_table(search_oracle)
-    if not role.owns_oracle:
-        return SearchResult(out, role, [], None, None, "", list(state.ran))
-    rows, best_recipe = state.write_table(search_oracle)
-    return SearchResult(
-        out=out,
-        role=role,
-        rows=rows,
-        best=best_row(rows),
-        best_recipe=best_recipe,
-        table=markdown_table(rows, state.names),
-        ran=list(state.ran),
-    )
+    with held(out, role, out / STATE_FOLDER / ".lock"), _quiet_retracing():
+        keras_oracle, tuner = _oracle_and_tuner(state, oracle, seed)
+        state.say(_opening_line(state, keras_oracle, oracle))
+        _run(state, tuner, keras_oracle)
+    return _result(state, keras_oracle)

@@ -13,12 +13,15 @@ from functools import partial
 from pathlib import Path
 
 import keras
+import keras_tuner
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from gan_cookbook import recipes
-from gan_cookbook.cli import TUNE_ORACLES, main
+from gan_cookbook.choices import ORACLES
+from gan_cookbook.cli import main
+from gan_cookbook.distributed import Role, distributed_role, held
 from gan_cookbook.recipe import load_recipe_file
 from gan_cookbook.search_space import (
     DEFAULT_SEARCH,
@@ -27,7 +30,7 @@ from gan_cookbook.search_space import (
     parse_noise,
     search_space,
 )
-from gan_cookbook.tune import ORACLES, SearchStopped, tune
+from gan_cookbook.tune import SearchStopped, search_oracle, tune
 
 ROOT = Path(__file__).parent.parent
 # Each trial: 256 images, one epoch, measured on 200 images.
@@ -427,16 +430,40 @@ def test_noise_names_read_back():
         parse_noise("uniform[1,0)")
 
 
-def test_the_command_line_offers_the_oracles_tune_knows():
-    assert TUNE_ORACLES == ORACLES
+@pytest.mark.parametrize("oracle", ORACLES)
+def test_every_oracle_the_command_line_offers_is_one_tune_searches_with(
+    tmp_path, oracle
+):
+    # Each choice of --oracle is taken by tune and builds a KerasTuner oracle.
+    if oracle == "bayesian":
+        pytest.importorskip("sklearn")
+    out = tmp_path / "search"
+    result = invoke("tune", "mnist_quick", "--trials", "2", "--oracle", oracle,
+                    "--limit", "1", "--out", out)  # fmt: skip
+    # tune took the oracle, and went on to refuse the space for the --limit.
+    assert result.exit_code == 2, result.output
+    assert "more than the --limit of 1" in result.output
+    assert not out.exists()
+    space = search_space({"noise_dim": [16, 32]})
+    built = search_oracle(oracle, 2, space, 0, None, lambda ended: None)
+    assert isinstance(built, keras_tuner.Oracle)
+
+
+def test_tune_refuses_an_oracle_naming_the_command_lines_choices(tmp_path):
+    out = tmp_path / "search"
+    with pytest.raises(ValueError) as refused:
+        tune(recipes.get("mnist_quick"), out=out, trials=2, oracle="hyperband")
+    # The message lists the oracles --oracle offers.
+    assert str(refused.value) == (
+        f"`oracle` must be one of {', '.join(ORACLES)}. Received: oracle='hyperband'"
+    )
+    assert not out.exists()
 
 
 def test_the_bayesian_oracle_searches_with_its_gaussian_process(tmp_path):
     pytest.importorskip("sklearn")
-    from gan_cookbook.tune import _search_oracle
-
     space = search_space({"generator_learning_rate": {"min": 1e-4, "max": 1e-2}})
-    oracle = _search_oracle("bayesian", 5, space, 0, None, lambda oracle: None)
+    oracle = search_oracle("bayesian", 5, space, 0, None, lambda oracle: None)
     oracle._set_project_dir(str(tmp_path), "state")
     # Past its 3 random trials, the Gaussian process proposes the last two.
     for _ in range(5):
@@ -488,12 +515,33 @@ def test_an_optimizer_no_partial_can_write_is_changed_in_place():
 
 
 def test_one_process_at_a_time_holds_a_search(tmp_path):
-    from gan_cookbook.tune import Role, _held
-
+    lock = tmp_path / "keras_tuner" / ".lock"
     alone = Role("alone", "tuner0")
-    with _held(tmp_path, alone):
+    with held(tmp_path, alone, lock):
         with pytest.raises(ValueError, match="another process runs this search"):
-            with _held(tmp_path, alone):
+            with held(tmp_path, alone, lock):
                 pass
-    with _held(tmp_path, alone):  # free again once the first has ended
+        # A worker holds no oracle, so it takes no lock.
+        with held(tmp_path, Role("worker", "tuner1", "127.0.0.1", 8000), lock):
+            pass
+    with held(tmp_path, alone, lock):  # free again once the first has ended
         pass
+
+
+def test_keras_tuners_variables_make_the_role():
+    assert distributed_role({}) == Role("alone", "tuner0")
+    shared = {
+        "KERASTUNER_ORACLE_IP": "10.0.0.1",
+        "KERASTUNER_ORACLE_PORT": "8000",
+    }
+    chief = distributed_role({**shared, "KERASTUNER_TUNER_ID": "chief"})
+    assert (chief.kind, chief.address, chief.owns_oracle) == (
+        "chief", "10.0.0.1:8000", True
+    )  # fmt: skip
+    worker = distributed_role({**shared, "KERASTUNER_TUNER_ID": "tuner-a-0"})
+    assert (worker.kind, worker.tuner_id, worker.owns_oracle) == (
+        "worker", "tuner-a-0", False
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="a port number from 1 to 65535"):
+        distributed_role({**shared, "KERASTUNER_TUNER_ID": "chief",
+                          "KERASTUNER_ORACLE_PORT": "80000"})  # fmt: skip
