@@ -25,6 +25,7 @@ import keras_tuner
 from gan_cookbook.checkpoint import write_json, write_text
 from gan_cookbook.cook import RunStopped, prepare
 from gan_cookbook.distributed import Role
+from gan_cookbook.evaluate import evaluate
 from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipe_file import recipe_source
@@ -41,7 +42,6 @@ from gan_cookbook.trials import (
 SEARCH_FILE = "search.json"
 TRIALS_FOLDER = "trials"
 TRIAL_RECIPE = "recipe.py"
-METRICS_FILE = "metrics.json"
 
 
 def search_settings(
@@ -357,7 +357,7 @@ class Search:
         if self.evaluator is None:
             self.evaluator = self.make_evaluator(run.dataset)
         try:
-            result = run.cook()
+            run.cook()
         except RunStopped as stopped:
             if stopped.exit_code == 1:  # a NaN or infinite loss
                 raise keras_tuner.errors.FailedTrialError(str(stopped)) from None
@@ -367,16 +367,11 @@ class Search:
                 f"{trial_id} starts again).",
                 stopped.exit_code,
             ) from None
-        sampled = result.averaged_generator or result.generator
-        metrics = self.evaluator.measure(sampled, recipe.noise, self.count, seed=0)
-        metrics["model"] = str(folder)
-        metrics["generator"] = (
-            "generator.keras"
-            if recipe.average is None
-            else f"generator.keras (the average of the trained generator's weights, "
-            f"decay {recipe.average:g})"
-        )
-        write_json(folder / METRICS_FILE, json_ready(metrics))
+        # Measured as `gan-cookbook evaluate` measures a run: its generator.keras
+        # (the average, when the recipe keeps one), into its metrics.json.
+        metrics = evaluate(
+            folder, count=self.count, seed=0, evaluator=self.evaluator
+        ).metrics
         distance = float(metrics["generated"][OBJECTIVE])
         seconds = time.perf_counter() - started
         self.ran.append(trial_id)
