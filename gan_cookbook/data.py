@@ -392,7 +392,7 @@ def load_mnist(split: str = "train") -> Dataset:
 # file, its address and the folder to put it in.
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class RemoteFile:
     """One file of a dataset: its name in the cache, its address, its MD5."""
 
@@ -401,7 +401,7 @@ class RemoteFile:
     md5: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class RemoteDataset:
     """A dataset published as IDX files (LeCun's MNIST format).
 
@@ -495,8 +495,8 @@ def fetch(dataset: RemoteDataset, split: str = "train") -> tuple[Path, Path]:
             f"`split` must be one of {', '.join(map(repr, dataset.splits))}. "
             f"Received: split={split!r}"
         )
-    # Imported here, not at the top: this module is read without Keras (the command
-    # line's start-up, the file loaders).
+    # Imported here, not at the top: only a download needs Keras, and importing this
+    # module (recipes do, to name their data) must not start a backend.
     import keras
 
     try:

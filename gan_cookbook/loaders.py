@@ -5,7 +5,7 @@ Every reader returns images as :mod:`gan_cookbook.pixels` makes them: float32 in
 (``Dataset.identity`` stays ``None``): :mod:`gan_cookbook.data`, which imports this
 module, holds the loaders users call (``load_path``, ``load_npz``, ...), which read
 with these and record where the data came from. Imports :mod:`gan_cookbook.pixels`
-only, and no Keras.
+(and :mod:`gan_cookbook.checks`) only, and no Keras.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 import json
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +178,36 @@ def test_shipped_mnist_has_its_identity_and_limit_keeps_it():
     assert test.source == "mnist (test)" and test.images.shape == (10000, 28, 28, 3)
     np.testing.assert_array_equal(test.labels, load_mnist("test").labels)
     assert Dataset(train.images[:2], None, "made here").identity is None
+
+
+@pytest.mark.parametrize("count", [0, -3, 2.0, True, "5"])
+def test_limit_takes_a_positive_integer_or_none(count):
+    dataset = Dataset(np.zeros((4, 28, 28, 1), np.float32), np.arange(4), "made here")
+    with pytest.raises(ValueError) as error:
+        dataset.limit(count)
+    assert str(error.value) == (
+        f"`limit` must be an integer of at least 1. Received: limit={count!r}"
+    )
+    assert dataset.limit(None) is dataset
+    assert dataset.limit(np.int64(3)).labels.tolist() == [0, 1, 2]
+
+
+def test_the_data_modules_load_shipped_mnist_without_keras():
+    """pixels, loaders and data import no backend: only a download needs Keras."""
+    code = (
+        "import sys\n"
+        "from gan_cookbook.data import load_mnist\n"
+        "import gan_cookbook.loaders, gan_cookbook.pixels\n"
+        "assert load_mnist('test').images.shape == (10000, 28, 28, 1)\n"
+        "print(sorted(name for name in ('keras', 'tensorflow', 'jax', 'torch')"
+        " if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
