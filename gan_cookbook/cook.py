@@ -799,7 +799,7 @@ def _frechet_evaluation(
     verbose: int,
 ) -> keras.callbacks.Callback:
     """The ``--eval-every`` callback, its data loaded and checked before training."""
-    from gan_cookbook.evaluation import frechet_callback
+    from gan_cookbook.callbacks import frechet_callback
 
     # With an average, the average is what is sampled and the trained G is
     # measured beside it.

@@ -12,7 +12,7 @@ import numpy as np
 
 from gan_cookbook.checkpoint import SETTINGS_FILE, read_settings
 from gan_cookbook.data import DataSource, with_channels
-from gan_cookbook.evaluation.measure import (
+from gan_cookbook.evaluation.generation import (
     draw_noise,
     generate,
     noise_size,

@@ -18,7 +18,7 @@ from gan_cookbook.cook import cook
 from gan_cookbook.data import Dataset, DataSource, load_mnist
 from gan_cookbook.evaluation import EvaluationData, Evaluator, table
 from gan_cookbook.evaluation.classifier import accuracy, load_classifier
-from gan_cookbook.evaluation.measure import draw_labels, draw_noise, generate
+from gan_cookbook.evaluation.generation import draw_labels, draw_noise, generate
 from gan_cookbook.evaluation.scores import label_accuracy
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import conditional_cooking_generator, cooking_generator

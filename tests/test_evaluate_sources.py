@@ -17,14 +17,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gan_cookbook import datasets, recipes
+from gan_cookbook.callbacks import frechet_callback
 from gan_cookbook.cli import main
 from gan_cookbook.data import Dataset, DataSource, load_mnist
-from gan_cookbook.evaluation import (
-    FRECHET_KEY,
-    EvaluationData,
-    Evaluator,
-    frechet_callback,
-)
+from gan_cookbook.evaluation import FRECHET_KEY, EvaluationData, Evaluator
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator
 from gan_cookbook.sampling import load_cooked
