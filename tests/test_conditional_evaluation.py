@@ -61,7 +61,7 @@ def test_label_accuracy_of_hand_made_probabilities():
         (np.array([0, -1]), 3, r"`labels` must lie in 0 \.\. 2"),
         (np.array([0, 1, 2]), 3, "one per row of `probabilities`"),
         (np.array([0.0, 1.0]), 3, "`labels` must be integers"),
-        (np.array([0, 1]), 0, "`num_classes` must be at least 1"),
+        (np.array([0, 1]), 0, "`num_classes` must be an integer of at least 1"),
     ],
 )
 def test_label_accuracy_refuses_labels_that_do_not_fit(labels, num_classes, message):

@@ -11,6 +11,7 @@ with N images, since no finite sample scores 0. :func:`table` prints a measureme
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -366,7 +367,13 @@ def _noise_parameters(noise: Noise) -> dict[str, float]:
 
 ROWS = (
     ("frechet_distance", "Fréchet distance", "{:.2f}", "lower is better"),
-    ("kid", "KID x 1000", None, "lower is better; ± std over subsets"),
+    (
+        "kid",
+        "KID x 1000",
+        None,
+        "lower is better; ± standard error of the mean of {subsets} subsets of "
+        "{subset_size}",
+    ),
     ("classifier_score", "classifier score", "{:.2f}", "higher is better"),
     ("classes_covered", "classes covered", "{}", "of {classes}"),
     ("class_kl", "class KL (nats)", "{:.4f}", "lower is better"),
@@ -375,24 +382,45 @@ ROWS = (
 
 def table(metrics: dict[str, Any]) -> str:
     """The measurement as a plain-text table: each metric beside its floor."""
-    classes = len(metrics["real_class_histogram"])
+    generated = metrics["generated"]
+    notes = {
+        "classes": len(metrics["real_class_histogram"]),
+        "subsets": generated["kid_subsets"],
+        "subset_size": generated["kid_subset_size"],
+    }
     lines = [f"{'metric':<18}{'generated':>22}{'real floor':>22}   note"]
     for key, label, form, note in ROWS:
         cells = []
         for side in ("generated", "floor"):
             values = metrics[side]
             if key == "kid":
-                cells.append(
-                    f"{values['kid'] * 1000:.3f} ± {values['kid_std'] * 1000:.3f}"
-                )
+                cells.append(kid_text(values))
             else:
                 cells.append(form.format(values[key]))
         lines.append(
-            f"{label:<18}{cells[0]:>22}{cells[1]:>22}   {note.format(classes=classes)}"
+            f"{label:<18}{cells[0]:>22}{cells[1]:>22}   {note.format(**notes)}"
         )
     if "label_accuracy" in metrics:
         lines.extend(_label_accuracy_lines(metrics["label_accuracy"]))
     return "\n".join(lines)
+
+
+def kid_text(values: dict[str, Any]) -> str:
+    """One side's KID x 1000 as :func:`table` prints it: ``mean ± standard error``
+    (``kid`` and ``kid_standard_error`` of
+    :func:`~gan_cookbook.evaluation.scores.compare`'s dict), the error to two
+    significant digits and the mean to the same decimal place; the mean alone, to
+    three decimals, when one subset left no standard error."""
+    mean, error = values["kid"] * 1000, values["kid_standard_error"]
+    if error is None:
+        return f"{mean:.3f}"
+    error *= 1000
+    decimals = 3
+    if error > 0 and math.isfinite(error):
+        # More digits than the error's second would print noise; beyond 6 decimals
+        # (1e-9 of MMD^2) the error is the rounding of the kernel sums.
+        decimals = min(max(0, 1 - math.floor(math.log10(error))), 6)
+    return f"{mean:.{decimals}f} ± {error:.{decimals}f}"
 
 
 PER_CLASS_COLUMNS = 10
