@@ -257,12 +257,10 @@ class FrechetEvaluation(keras.callbacks.Callback):
         raw_generator: keras.Model | None = None,
     ):
         super().__init__()
-        if every < 1:
-            raise ValueError(f"`every` must be at least 1. Received: every={every}")
         self.generator = generator
         self.noise = noise
         self.evaluator = evaluator
-        self.every = every
+        self.every = check_integer("every", every, 1)
         self.count = min(count, evaluator.size)
         self.seed = seed
         self.raw_generator = raw_generator
