@@ -1,18 +1,21 @@
 """Keras callbacks that record a run: sample grids, the loss history per epoch and per
-step, the progress GIF, the loss plot, and the Fréchet distance every N epochs."""
+step, the progress GIF, the loss plot, and the Fréchet distance every N epochs
+(:func:`frechet_callback` makes that one, its data loaded and checked)."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import numpy as np
 from PIL import Image
 
-from gan_cookbook.evaluation.measure import (
+from gan_cookbook.checks import check_integer
+from gan_cookbook.data import Dataset
+from gan_cookbook.evaluation.generation import (
     FRECHET_KEY,
     FRECHET_RAW_KEY,
     LABEL_KEY,
@@ -21,12 +24,10 @@ from gan_cookbook.evaluation.measure import (
     noise_size,
     takes_labels,
 )
+from gan_cookbook.evaluation.measure import Evaluator, evaluator_of
 from gan_cookbook.images import save_gif, save_grid
 from gan_cookbook.loop import Noise
 from gan_cookbook.plots import plot_losses
-
-if TYPE_CHECKING:
-    from gan_cookbook.evaluation.measure import Evaluator
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -217,8 +218,8 @@ class LossPlot(keras.callbacks.Callback):
 class FrechetEvaluation(keras.callbacks.Callback):
     """Every ``every`` epochs, puts the Fréchet distance into the epoch's logs.
 
-    Made by :func:`gan_cookbook.evaluation.frechet_callback`, which loads and checks
-    its data; the measuring is its :class:`~gan_cookbook.evaluation.Evaluator`'s.
+    Made by :func:`frechet_callback`, which loads and checks its data; the measuring
+    is its :class:`~gan_cookbook.evaluation.Evaluator`'s.
     It must come before :class:`HistoryCSV` in the callback list (it writes into the
     ``logs`` dict the later callbacks read), and HistoryCSV must be told the column
     (``always=[FrechetEvaluation.KEY]``), since the first epoch may not be measured.
@@ -256,12 +257,10 @@ class FrechetEvaluation(keras.callbacks.Callback):
         raw_generator: keras.Model | None = None,
     ):
         super().__init__()
-        if every < 1:
-            raise ValueError(f"`every` must be at least 1. Received: every={every}")
         self.generator = generator
         self.noise = noise
         self.evaluator = evaluator
-        self.every = every
+        self.every = check_integer("every", every, 1)
         self.count = min(count, evaluator.size)
         self.seed = seed
         self.raw_generator = raw_generator
@@ -302,3 +301,45 @@ class FrechetEvaluation(keras.callbacks.Callback):
             )
             # FRECHET_RAW_KEY is FRECHET_KEY's name with "_raw".
             logs.update({f"{key}_raw": value for key, value in scores.items()})
+
+
+def frechet_callback(
+    generator: keras.Model,
+    noise: Noise,
+    dataset: Dataset,
+    *,
+    every: int,
+    count: int = 10000,
+    seed: int = 0,
+    verbose: int = 1,
+    raw_generator: keras.Model | None = None,
+) -> FrechetEvaluation:
+    """The ``--eval-every`` callback, its data loaded and checked before training.
+
+    The data are the full splits of ``dataset``'s identity
+    (:func:`~gan_cookbook.evaluation.splits_of`); the classifier itself is loaded (or
+    trained) when training begins.
+
+    Args:
+        generator: The generator being trained.
+        noise: The distribution of its input.
+        dataset: The training data.
+        every: Measures after epochs ``every``, ``2 * every``, ...
+        count: Generated (and reference) images per measurement.
+        seed: Seeds the noise and the choice of real images.
+        verbose: Say so when a classifier is trained.
+        raw_generator: The trained generator when ``generator`` is its average:
+            measured beside it, as ``frechet_distance_raw``. Defaults to ``None``.
+
+    Raises:
+        ValueError: ``every`` or ``count`` is not a valid count, the data have no
+            labels (the classifier needs them), or the generator's images do not
+            have the data's shape.
+    """
+    every = check_integer("every", every, 1)
+    count = check_integer("count", count, 2)
+    evaluator = evaluator_of(dataset, count, seed, verbose)
+    evaluator.check_generator(generator)
+    return FrechetEvaluation(
+        generator, noise, evaluator, every, count, seed, raw_generator=raw_generator
+    )

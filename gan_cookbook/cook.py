@@ -580,7 +580,7 @@ def frechet_evaluation(
     ``None`` when nothing is evaluated."""
     if options.eval_every is None:
         return None
-    from gan_cookbook.evaluation import frechet_callback
+    from gan_cookbook.callbacks import frechet_callback
 
     # With an average, the average is what is sampled and the trained G is
     # measured beside it.

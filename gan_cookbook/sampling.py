@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from gan_cookbook.data import DataSource
-from gan_cookbook.evaluation.measure import (
+from gan_cookbook.evaluation.generation import (
     draw_noise,
     generate,
     noise_size,

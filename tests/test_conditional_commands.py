@@ -13,7 +13,7 @@ from gan_cookbook.cli import main
 from gan_cookbook.cook import cook
 from gan_cookbook.data import load_mnist
 from gan_cookbook.evaluation.classifier import load_classifier
-from gan_cookbook.evaluation.measure import draw_noise, generate
+from gan_cookbook.evaluation.generation import draw_noise, generate
 from gan_cookbook.images import make_grid, to_uint8
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator

@@ -18,7 +18,7 @@ from gan_cookbook.cook import cook
 from gan_cookbook.data import DataSource, load_mnist
 from gan_cookbook.evaluation import EvaluationData, Evaluator, table
 from gan_cookbook.evaluation.classifier import accuracy, load_classifier
-from gan_cookbook.evaluation.measure import draw_labels, draw_noise, generate
+from gan_cookbook.evaluation.generation import draw_labels, draw_noise, generate
 from gan_cookbook.evaluation.scores import label_accuracy
 from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
@@ -62,7 +62,7 @@ def test_label_accuracy_of_hand_made_probabilities():
         (np.array([0, -1]), 3, r"`labels` must lie in 0 \.\. 2"),
         (np.array([0, 1, 2]), 3, "one per row of `probabilities`"),
         (np.array([0.0, 1.0]), 3, "`labels` must be integers"),
-        (np.array([0, 1]), 0, "`num_classes` must be at least 1"),
+        (np.array([0, 1]), 0, "`num_classes` must be an integer of at least 1"),
     ],
 )
 def test_label_accuracy_refuses_labels_that_do_not_fit(labels, num_classes, message):

@@ -18,14 +18,10 @@ from PIL import Image
 
 import gan_cookbook.data
 from gan_cookbook import recipes
+from gan_cookbook.callbacks import frechet_callback
 from gan_cookbook.cli import main
 from gan_cookbook.data import DataSource, load_mnist
-from gan_cookbook.evaluation import (
-    FRECHET_KEY,
-    EvaluationData,
-    Evaluator,
-    frechet_callback,
-)
+from gan_cookbook.evaluation import FRECHET_KEY, EvaluationData, Evaluator
 from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator

@@ -1,8 +1,10 @@
-"""The metrics' mathematics against closed forms and known bounds."""
+"""The metrics' mathematics against closed forms and known bounds, and the table
+that prints them."""
 
 import numpy as np
 import pytest
 
+from gan_cookbook.evaluation import table
 from gan_cookbook.evaluation.scores import (
     class_histogram,
     classes_covered,
@@ -12,7 +14,9 @@ from gan_cookbook.evaluation.scores import (
     frechet_distance_from_statistics,
     histogram_divergence,
     kernel_distance,
+    kernel_distance_estimates,
     mmd_squared_unbiased,
+    standard_error,
 )
 
 
@@ -126,5 +130,80 @@ def test_compare_reports_every_metric():
     assert metrics["classifier_score"] == pytest.approx(3, rel=0.02)
     assert sorted(metrics) == [
         "class_histogram", "class_kl", "classes_covered", "classifier_score",
-        "frechet_distance", "kid", "kid_std",
+        "frechet_distance", "kid", "kid_standard_error", "kid_std", "kid_subset_size",
+        "kid_subsets",
     ]  # fmt: skip
+    # KID's figures are those of its five subsets' estimates: the subsets draw
+    # half of the 300 features each.
+    estimates = kernel_distance_estimates(features, features, 5, 150, seed=1)
+    assert metrics["kid_subsets"] == 5 and metrics["kid_subset_size"] == 150
+    assert metrics["kid"] == pytest.approx(estimates.mean())
+    assert metrics["kid_std"] == pytest.approx(estimates.std())
+    assert metrics["kid_standard_error"] == pytest.approx(
+        estimates.std(ddof=1) / np.sqrt(5)
+    )
+
+
+def test_standard_error_is_the_closed_form():
+    # Deviations from the mean 2.5: -1.5, -0.5, 0.5, 1.5; their squares sum to 5.
+    assert standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(
+        np.sqrt(5 / 3) / np.sqrt(4)
+    )
+    assert standard_error(np.full(100, 0.2)) == pytest.approx(0, abs=1e-15)
+    assert standard_error(np.array([0.2])) is None
+
+
+def metrics_with_kid(generated, floor, subsets=100, subset_size=1000):
+    """A measurement's dict as :func:`table` reads it, with KID's ``(mean, std)`` of
+    ``subsets`` subsets on each side and every other metric fixed."""
+    sides = {}
+    for side, (kid, kid_std) in (("generated", generated), ("floor", floor)):
+        sides[side] = {
+            "frechet_distance": 1.0, "classifier_score": 9.0, "classes_covered": 10,
+            "class_kl": 0.01, "kid": kid, "kid_std": kid_std,
+            # The standard deviation (over n) as the subsets' estimates give it,
+            # made the standard error of their mean (std with n - 1, over sqrt(n)).
+            "kid_standard_error": kid_std / np.sqrt(subsets - 1),
+            "kid_subsets": subsets, "kid_subset_size": subset_size,
+        }  # fmt: skip
+    return {**sides, "real_class_histogram": [0.1] * 10}
+
+
+def kid_row(text):
+    """The KID row's generated and floor cells, and its note."""
+    (row,) = [line for line in text.splitlines() if line.startswith("KID x 1000")]
+    # The table's columns: 18 characters of label, then two of 22, then the note.
+    return row[18:40].strip(), row[40:62].strip(), row[62:].strip()
+
+
+def test_table_prints_kid_with_the_standard_error_of_its_mean():
+    # What `evaluate` printed as 225.860 ± 222.654 beside a floor of 17.195 ±
+    # 151.075: each subset's spread, as large as the figure. The mean of 100
+    # subsets is ten times surer: 222.654 / sqrt(99) = 22.4 and 151.075 / sqrt(99)
+    # = 15.2, printed to two significant digits.
+    metrics = metrics_with_kid((0.225860, 0.222654), (0.017195, 0.151075))
+    assert kid_row(table(metrics)) == (
+        "226 ± 22",
+        "17 ± 15",
+        "lower is better; ± standard error of the mean of 100 subsets of 1000",
+    )
+
+
+def test_table_shows_a_spread_well_below_a_kid_whose_subsets_agree():
+    # Subsets whose estimates agree to a tenth of the figure: its ± is a hundredth.
+    estimates = np.random.default_rng(0).normal(0.3, 0.03, 100)
+    metrics = metrics_with_kid((estimates.mean(), estimates.std()), (0.0001, 0.0002))
+    generated, _, _ = kid_row(table(metrics))
+    mean, error = (float(part) for part in generated.split(" ± "))
+    assert mean == pytest.approx(1000 * estimates.mean(), abs=0.05)
+    assert error == pytest.approx(1000 * standard_error(estimates), abs=0.051)
+    assert error < mean / 50
+
+
+def test_table_prints_small_kids_to_the_digits_of_their_error():
+    metrics = metrics_with_kid((0.0000123, 0.000045), (-0.000002, 0.00003))
+    # 0.045 / sqrt(99) = 0.00452 and 0.03 / sqrt(99) = 0.00302, x 1000.
+    assert kid_row(table(metrics))[:2] == ("0.0123 ± 0.0045", "-0.0020 ± 0.0030")
+    # One subset leaves no standard error: the mean alone.
+    metrics["generated"]["kid_standard_error"] = None
+    assert kid_row(table(metrics))[0] == "0.012"

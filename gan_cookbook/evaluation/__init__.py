@@ -7,21 +7,28 @@
   (``python -m gan_cookbook.evaluation.classifier`` makes the shipped weights). Its
   names are imported from it, not from here: the package loads it only when a
   classifier is needed.
-- :mod:`~gan_cookbook.evaluation.measure`: drawing noise and generating images, the
-  reference and floor images, the :class:`Evaluator` that measures a generator,
-  and the ``--eval-every`` callback (:func:`frechet_callback`).
+- :mod:`~gan_cookbook.evaluation.generation`: drawing noise and labels, generating
+  images, and the names of the logged measurements; it imports nothing of the
+  package.
+- :mod:`~gan_cookbook.evaluation.measure`: the reference and floor images, the
+  :class:`Evaluator` that measures a generator, and the table of a measurement.
+
+The ``--eval-every`` callback is a training hook, not a measurement: it lives in
+:mod:`gan_cookbook.callbacks` (:func:`~gan_cookbook.callbacks.frechet_callback`),
+which imports this package; nothing here imports it.
 """
 
-from gan_cookbook.evaluation.measure import (
+from gan_cookbook.evaluation.generation import (
     FRECHET_KEY,
     FRECHET_RAW_KEY,
     LABEL_KEY,
+    draw_noise,
+    generate,
+)
+from gan_cookbook.evaluation.measure import (
     EvaluationData,
     Evaluator,
-    draw_noise,
     evaluation_data,
-    frechet_callback,
-    generate,
     measure,
     splits_of,
     table,
@@ -37,7 +44,6 @@ __all__ = [
     "compare",
     "draw_noise",
     "evaluation_data",
-    "frechet_callback",
     "generate",
     "measure",
     "splits_of",

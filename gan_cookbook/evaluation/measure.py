@@ -1,16 +1,17 @@
 """Measuring a generator against real images, beside the real-data floor.
 
-The one place that draws noise and generates images for measuring and sampling
-(:func:`draw_noise`, :func:`generate`). An :class:`Evaluator` owns the dataset's
-classifier (:mod:`gan_cookbook.evaluation.classifier`), the reference images'
-features and statistics (computed once) and the floor; it computes every metric of
-:mod:`gan_cookbook.evaluation.scores` for N generated images, and the same way for N
-real training images against the same reference: the floor, what a perfect generator
-would score with N images, since no finite sample scores 0.
+An :class:`Evaluator` owns the dataset's classifier
+(:mod:`gan_cookbook.evaluation.classifier`), the reference images' features and
+statistics (computed once) and the floor; it computes every metric of
+:mod:`gan_cookbook.evaluation.scores` for N generated images (drawn with
+:mod:`gan_cookbook.evaluation.generation`), and the same way for N real training
+images against the same reference: the floor, what a perfect generator would score
+with N images, since no finite sample scores 0. :func:`table` prints a measurement.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,76 +19,25 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from gan_cookbook.checks import check_integer
 from gan_cookbook.evaluation import scores
+from gan_cookbook.evaluation.generation import (
+    FRECHET_KEY,
+    LABEL_KEY,
+    draw_labels,
+    draw_noise,
+    generate,
+    noise_size,
+    takes_labels,
+)
 from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import Noise
 
-# The classifier module is imported where it is used: the package's import (through
-# gan_cookbook.callbacks) must not load it, or `python -m
-# gan_cookbook.evaluation.classifier` would run a second copy of it.
+# The classifier module is imported where it is used: the package's import must not
+# load it, or `python -m gan_cookbook.evaluation.classifier` would run a second copy
+# of it.
 if TYPE_CHECKING:
-    from gan_cookbook.callbacks import FrechetEvaluation
     from gan_cookbook.evaluation.classifier import FeatureExtractor
-
-FRECHET_KEY = "frechet_distance"
-"""The column of ``history.csv`` (and the key in Keras' logs) ``--eval-every`` fills."""
-
-FRECHET_RAW_KEY = "frechet_distance_raw"
-"""The trained generator's column when the sampled one is its average."""
-
-LABEL_KEY = "label_accuracy"
-"""The column a conditional run's ``--eval-every`` fills beside the Fréchet distance:
-the share of samples the classifier assigns to the class they were drawn for."""
-
-
-def draw_noise(noise: Noise, count: int, noise_dim: int, seed: int) -> np.ndarray:
-    """``count`` noise vectors of ``noise_dim``, the same ones for the same seed."""
-    return keras.ops.convert_to_numpy(noise.sample((count, noise_dim), seed=seed))
-
-
-def noise_size(generator: keras.Model) -> int:
-    """The size of ``generator``'s noise input (its first input)."""
-    return int(generator.inputs[0].shape[-1])
-
-
-def takes_labels(generator: keras.Model) -> bool:
-    """Whether ``generator`` is conditional: it takes ``[noise, labels]``."""
-    return len(generator.inputs) == 2
-
-
-def draw_labels(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """``count`` class labels (int32) drawn with the frequencies of ``labels``, the
-    same ones for the same seed."""
-    counts = np.bincount(np.asarray(labels).reshape(-1))
-    rng = np.random.default_rng(seed)
-    return rng.choice(len(counts), count, p=counts / counts.sum()).astype(np.int32)
-
-
-def generate(
-    generator: keras.Model,
-    noise_vectors: np.ndarray,
-    labels: np.ndarray | None = None,
-    batch_size: int = 500,
-) -> np.ndarray:
-    """The images of ``noise_vectors`` (and, for a conditional generator, of the
-    class ``labels``), float32 in [-1, 1].
-
-    The generator runs in inference mode (``predict``: BatchNorm's moving
-    statistics), as a saved generator does.
-    """
-    inputs: Any = np.asarray(noise_vectors, dtype=np.float32)
-    if takes_labels(generator):
-        if labels is None or len(labels) != len(inputs):
-            raise ValueError(
-                "A conditional generator draws each image for a class: give one "
-                f"label per noise vector ({len(inputs)}). Received: labels="
-                + ("None" if labels is None else f"{len(labels)} labels")
-            )
-        inputs = [inputs, np.asarray(labels, dtype=np.int32)]
-    return np.asarray(
-        generator.predict(inputs, batch_size=batch_size, verbose=0),
-        dtype=np.float32,
-    )
 
 
 @dataclass
@@ -120,8 +70,7 @@ def evaluation_data(
     disjoint halves of the training images, ``count`` at most half of them. The
     reference images' labels come with them, where their split has labels.
     """
-    if count < 2:
-        raise ValueError(f"`count` must be at least 2. Received: count={count}")
+    count = check_integer("count", count, 2)
     rng = np.random.default_rng(seed)
     if test is not None:
         count = min(count, len(test.images), len(training.images))
@@ -259,9 +208,9 @@ class Evaluator:
         noise_vectors: np.ndarray,
         labels: np.ndarray | None = None,
     ) -> dict[str, float]:
-        """What ``--eval-every`` logs: the Fréchet distance (:data:`FRECHET_KEY`)
+        """What ``--eval-every`` logs: the Fréchet distance (``frechet_distance``)
         of the images of ``noise_vectors`` and, for a conditional generator and its
-        ``labels``, the share classified as their label (:data:`LABEL_KEY`)."""
+        ``labels``, the share classified as their label (``label_accuracy``)."""
         features, probabilities = self.extractor(
             generate(generator, noise_vectors, labels)
         )
@@ -285,8 +234,9 @@ class Evaluator:
         ``count`` is capped at the number of reference images, so both sides of each
         comparison hold the same number of images. A conditional generator draws
         each image for a label drawn with the training labels' class frequencies
-        (:func:`draw_labels`: the same labels for the same seed, so two generators
-        measured with one seed compare), and is measured on its label accuracy too.
+        (:func:`~gan_cookbook.evaluation.generation.draw_labels`: the same labels
+        for the same seed, so two generators measured with one seed compare), and
+        is measured on its label accuracy too.
 
         Returns:
             ``n``, ``reference`` (in words), ``classifier``, ``noise``, ``seed``,
@@ -392,49 +342,6 @@ def measure(
     return evaluator.measure(generator, noise, count, seed)
 
 
-def frechet_callback(
-    generator: keras.Model,
-    noise: Noise,
-    dataset: Dataset,
-    *,
-    every: int,
-    count: int = 10000,
-    seed: int = 0,
-    verbose: int = 1,
-    raw_generator: keras.Model | None = None,
-) -> FrechetEvaluation:
-    """The ``--eval-every`` callback, its data loaded and checked before training.
-
-    The data are the full splits of ``dataset``'s identity (:func:`splits_of`); the
-    classifier itself is loaded (or trained) when training begins.
-
-    Args:
-        generator: The generator being trained.
-        noise: The distribution of its input.
-        dataset: The training data.
-        every: Measures after epochs ``every``, ``2 * every``, ...
-        count: Generated (and reference) images per measurement.
-        seed: Seeds the noise and the choice of real images.
-        verbose: Say so when a classifier is trained.
-        raw_generator: The trained generator when ``generator`` is its average:
-            measured beside it, as ``frechet_distance_raw``. Defaults to ``None``.
-
-    Raises:
-        ValueError: ``every`` or ``count`` is not a valid count, the data have no
-            labels (the classifier needs them), or the generator's images do not
-            have the data's shape.
-    """
-    from gan_cookbook.callbacks import FrechetEvaluation
-
-    _check_at_least("every", every, 1)
-    _check_at_least("count", count, 2)
-    evaluator = evaluator_of(dataset, count, seed, verbose)
-    evaluator.check_generator(generator)
-    return FrechetEvaluation(
-        generator, noise, evaluator, every, count, seed, raw_generator=raw_generator
-    )
-
-
 def evaluator_of(
     dataset: Dataset, count: int, seed: int = 0, verbose: int = 1
 ) -> Evaluator:
@@ -452,13 +359,6 @@ def evaluator_of(
     return Evaluator(evaluation_data(training, test, count, seed), verbose=verbose)
 
 
-def _check_at_least(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(
-            f"`{name}` must be an integer of at least {low}. Received: {name}={value!r}"
-        )
-
-
 def _noise_parameters(noise: Noise) -> dict[str, float]:
     if noise.distribution == "uniform":
         return {"low": noise.low, "high": noise.high}
@@ -467,7 +367,13 @@ def _noise_parameters(noise: Noise) -> dict[str, float]:
 
 ROWS = (
     ("frechet_distance", "Fréchet distance", "{:.2f}", "lower is better"),
-    ("kid", "KID x 1000", None, "lower is better; ± std over subsets"),
+    (
+        "kid",
+        "KID x 1000",
+        None,
+        "lower is better; ± standard error of the mean of {subsets} subsets of "
+        "{subset_size}",
+    ),
     ("classifier_score", "classifier score", "{:.2f}", "higher is better"),
     ("classes_covered", "classes covered", "{}", "of {classes}"),
     ("class_kl", "class KL (nats)", "{:.4f}", "lower is better"),
@@ -476,24 +382,45 @@ ROWS = (
 
 def table(metrics: dict[str, Any]) -> str:
     """The measurement as a plain-text table: each metric beside its floor."""
-    classes = len(metrics["real_class_histogram"])
+    generated = metrics["generated"]
+    notes = {
+        "classes": len(metrics["real_class_histogram"]),
+        "subsets": generated["kid_subsets"],
+        "subset_size": generated["kid_subset_size"],
+    }
     lines = [f"{'metric':<18}{'generated':>22}{'real floor':>22}   note"]
     for key, label, form, note in ROWS:
         cells = []
         for side in ("generated", "floor"):
             values = metrics[side]
             if key == "kid":
-                cells.append(
-                    f"{values['kid'] * 1000:.3f} ± {values['kid_std'] * 1000:.3f}"
-                )
+                cells.append(kid_text(values))
             else:
                 cells.append(form.format(values[key]))
         lines.append(
-            f"{label:<18}{cells[0]:>22}{cells[1]:>22}   {note.format(classes=classes)}"
+            f"{label:<18}{cells[0]:>22}{cells[1]:>22}   {note.format(**notes)}"
         )
     if "label_accuracy" in metrics:
         lines.extend(_label_accuracy_lines(metrics["label_accuracy"]))
     return "\n".join(lines)
+
+
+def kid_text(values: dict[str, Any]) -> str:
+    """One side's KID x 1000 as :func:`table` prints it: ``mean ± standard error``
+    (``kid`` and ``kid_standard_error`` of
+    :func:`~gan_cookbook.evaluation.scores.compare`'s dict), the error to two
+    significant digits and the mean to the same decimal place; the mean alone, to
+    three decimals, when one subset left no standard error."""
+    mean, error = values["kid"] * 1000, values["kid_standard_error"]
+    if error is None:
+        return f"{mean:.3f}"
+    error *= 1000
+    decimals = 3
+    if error > 0 and math.isfinite(error):
+        # More digits than the error's second would print noise; beyond 6 decimals
+        # (1e-9 of MMD^2) the error is the rounding of the kernel sums.
+        decimals = min(max(0, 1 - math.floor(math.log10(error))), 6)
+    return f"{mean:.{decimals}f} ± {error:.{decimals}f}"
 
 
 PER_CLASS_COLUMNS = 10

@@ -7,7 +7,8 @@ its class probabilities for the score and the histogram.
 - :func:`frechet_distance`: the Fréchet distance between Gaussians fitted to the two
   feature sets (FID's formula, on this classifier's features rather than Inception's).
 - :func:`kernel_distance`: KID, the unbiased estimate of the squared maximum mean
-  discrepancy with the cubic polynomial kernel, averaged over subsets.
+  discrepancy with the cubic polynomial kernel, averaged over subsets; its
+  :func:`standard_error` says how far that mean may move.
 - :func:`classifier_score`: the Inception score formula, ``exp E[KL(p(y|x) || p(y))]``.
 - :func:`class_histogram`, :func:`classes_covered`, :func:`histogram_divergence`: which
   classes the samples fall in, against the real images.
@@ -20,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from gan_cookbook.checks import check_integer
 
 
 def _as_matrix(features: np.ndarray, argument: str) -> np.ndarray:
@@ -122,6 +125,58 @@ def mmd_squared_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(within_x + within_y - 2 * k_xy.mean())
 
 
+def kernel_distance_estimates(
+    features_1: np.ndarray,
+    features_2: np.ndarray,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> np.ndarray:
+    """The unbiased MMD^2 of each of ``subsets`` random pairs of subsets: what KID
+    averages.
+
+    Each subset draws ``subset_size`` features (without replacement) from each set, as
+    the KID paper and its common implementations do (100 subsets of 1,000); at most
+    half of the smaller set (:func:`kernel_subset_size`).
+
+    Returns:
+        ``(subsets,)`` float64: one estimate per subset pair, in the order drawn.
+    """
+    features_1 = _as_matrix(features_1, "features_1")
+    features_2 = _as_matrix(features_2, "features_2")
+    _check_same_dimensions(features_1, features_2)
+    subsets = check_integer("subsets", subsets, 1)
+    size = kernel_subset_size(subset_size, len(features_1), len(features_2))
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [
+            mmd_squared_unbiased(
+                features_1[rng.choice(len(features_1), size, replace=False)],
+                features_2[rng.choice(len(features_2), size, replace=False)],
+            )
+            for _ in range(subsets)
+        ]
+    )
+
+
+def kernel_subset_size(subset_size: int, count_1: int, count_2: int) -> int:
+    """The features a KID subset draws from each set: ``subset_size``, at most half of
+    the smaller set.
+
+    Raises:
+        ValueError: that is under 2, too few for an unbiased estimate.
+    """
+    # At most half of each set, so that subsets differ and their spread means
+    # something: with subsets as large as the sets, every subset is the whole set.
+    size = min(subset_size, count_1 // 2, count_2 // 2)
+    if size < 2:
+        raise ValueError(
+            "`subset_size` and half of each feature set must be at least 2. "
+            f"Received: subset_size={subset_size}, sets of {count_1} and {count_2}"
+        )
+    return size
+
+
 def kernel_distance(
     features_1: np.ndarray,
     features_2: np.ndarray,
@@ -129,38 +184,27 @@ def kernel_distance(
     subset_size: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """KID: the mean and standard deviation of unbiased MMD^2 over random subsets.
-
-    Each subset draws ``subset_size`` features (without replacement) from each set, as
-    the KID paper and its common implementations do (100 subsets of 1,000); at most
-    half of the smaller set.
+    """KID: the mean and standard deviation of unbiased MMD^2 over random subsets
+    (:func:`kernel_distance_estimates`).
 
     Returns:
-        ``(mean, standard deviation)`` over the subsets.
+        ``(mean, standard deviation)`` over the subsets. The standard deviation is
+        the spread of one subset's estimate; the mean's own uncertainty is its
+        :func:`standard_error`, ten times smaller for 100 subsets.
     """
-    features_1 = _as_matrix(features_1, "features_1")
-    features_2 = _as_matrix(features_2, "features_2")
-    _check_same_dimensions(features_1, features_2)
-    if subsets < 1:
-        raise ValueError(f"`subsets` must be at least 1. Received: subsets={subsets}")
-    # At most half of each set, so that subsets differ and their spread means
-    # something: with subsets as large as the sets, every subset is the whole set.
-    size = min(subset_size, len(features_1) // 2, len(features_2) // 2)
-    if size < 2:
-        raise ValueError(
-            "`subset_size` and half of each feature set must be at least 2. "
-            f"Received: subset_size={subset_size}, sets of {len(features_1)} and "
-            f"{len(features_2)}"
-        )
-    rng = np.random.default_rng(seed)
-    estimates = [
-        mmd_squared_unbiased(
-            features_1[rng.choice(len(features_1), size, replace=False)],
-            features_2[rng.choice(len(features_2), size, replace=False)],
-        )
-        for _ in range(subsets)
-    ]
+    estimates = kernel_distance_estimates(
+        features_1, features_2, subsets, subset_size, seed
+    )
     return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def standard_error(values: np.ndarray) -> float | None:
+    """The standard error of the mean of ``values``: their standard deviation (with
+    ``n - 1``) over ``sqrt(n)``; ``None`` for fewer than two values."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def _as_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -276,14 +320,7 @@ def label_accuracy(
     """
     probabilities = _as_probabilities(probabilities)
     labels = np.asarray(labels)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(
-            f"`num_classes` must be an integer. Received: num_classes={num_classes!r}"
-        )
-    if num_classes < 1:
-        raise ValueError(
-            f"`num_classes` must be at least 1. Received: num_classes={num_classes}"
-        )
+    num_classes = check_integer("num_classes", num_classes, 1)
     if labels.shape != (len(probabilities),) or not np.issubdtype(
         labels.dtype, np.integer
     ):
@@ -322,16 +359,28 @@ def compare(
 
     Both sets' class histograms come from the classifier's predictions, so its own
     mistakes weigh on both sides alike.
+
+    Returns:
+        ``frechet_distance``; ``kid`` (the mean over the subsets), ``kid_std`` (the
+        subsets' standard deviation), ``kid_standard_error`` (the mean's:
+        :func:`standard_error`), ``kid_subsets`` and ``kid_subset_size``;
+        ``classifier_score``, ``classes_covered``, ``class_kl`` and
+        ``class_histogram``.
     """
-    kid, kid_std = kernel_distance(
+    estimates = kernel_distance_estimates(
         features, real_features, kid_subsets, kid_subset_size, seed
     )
     histogram = class_histogram(probabilities)
     real_histogram = class_histogram(real_probabilities)
     return {
         "frechet_distance": frechet_distance(features, real_features),
-        "kid": kid,
-        "kid_std": kid_std,
+        "kid": float(np.mean(estimates)),
+        "kid_std": float(np.std(estimates)),
+        "kid_standard_error": standard_error(estimates),
+        "kid_subsets": len(estimates),
+        "kid_subset_size": kernel_subset_size(
+            kid_subset_size, len(features), len(real_features)
+        ),
         "classifier_score": classifier_score(probabilities),
         "classes_covered": classes_covered(histogram, real_histogram),
         "class_kl": histogram_divergence(histogram, real_histogram),
