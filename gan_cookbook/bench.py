@@ -21,25 +21,11 @@ import numpy as np
 from keras import ops
 
 from gan_cookbook import backend
+from gan_cookbook.checks import check_integer
 from gan_cookbook.choices import DEFAULT_STEPS, DEFAULT_WARMUP
-from gan_cookbook.gan_model import (
-    build_gan_model,
-    check_batch_size,
-    conditional_classes,
-    make_trainer,
-)
-from gan_cookbook.loaders import with_channels
+from gan_cookbook.options import CookOptions
 from gan_cookbook.recipe import Recipe
-
-
-def _check_steps(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"`{name}` must be an integer. Received: {name}={value!r}")
-    if value < minimum:
-        raise ValueError(
-            f"`{name}` must be at least {minimum}. Received: {name}={value}"
-        )
-    return int(value)
+from gan_cookbook.training import build_trainer, load_training_data
 
 
 def _step_inputs(batch: Any) -> tuple[Any, ...]:
@@ -121,25 +107,15 @@ def benchmark(
     Raises:
         ValueError: a setting is out of range; the message names it.
     """
-    steps = _check_steps("steps", steps, 1)
-    warmup = _check_steps("warmup", warmup, 0)
+    steps = check_integer("steps", steps, 1)
+    warmup = check_integer("warmup", warmup, 0)
     recipe = recipe.replace(batch_size=batch_size, precision=precision)
-    dataset = with_channels(recipe.load_data(), recipe.channels)
-    num_classes = conditional_classes(recipe, dataset)
-    dataset = dataset.limit(limit)
+    dataset, num_classes = load_training_data(recipe, CookOptions(limit=limit))
     batch_size = recipe.batch_size
-    check_batch_size(batch_size, dataset)
-    gan_model = build_gan_model(
-        recipe,
-        dataset.images.shape[1:],
-        num_classes=num_classes,
-        # A decaying recipe's rates fall to 0 at the last step timed.
-        steps=warmup + steps,
+    # A decaying recipe's rates fall to 0 at the last step timed.
+    _, trainer = build_trainer(
+        recipe, dataset, num_classes, engine, steps=warmup + steps
     )
-    trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
-    )
-    trainer.check_images(dataset.images)
     images = ops.convert_to_tensor(dataset.images, dtype="float32")
     labels = None
     if num_classes is not None:

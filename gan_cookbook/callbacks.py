@@ -161,6 +161,38 @@ class StepsCSV(keras.callbacks.Callback):
         # A run stopped within an epoch keeps the steps it did.
         self.on_epoch_end(self.epoch)
 
+    def truncate(self, epoch: int, step: int) -> None:
+        """Keeps the file's rows up to a checkpoint's position: ``epoch`` epochs
+        done and ``step`` steps into the next. Rows after it record steps that a
+        resumed run is about to redo."""
+        if not self.path.is_file():
+            return
+        with self.path.open(newline="") as file:
+            rows = list(csv.reader(file))
+        if not rows:
+            return
+        kept = [
+            row
+            for row in rows[1:]
+            if int(row[0]) <= epoch
+            or (int(row[0]) == epoch + 1 and int(row[1]) <= step)
+        ]
+        with self.path.open("w", newline="") as file:
+            csv.writer(file).writerows([rows[0], *kept])
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training after the step in which ``signals`` (a
+    :class:`~gan_cookbook.launch.StopSignals`) noted a signal."""
+
+    def __init__(self, signals: Any):
+        super().__init__()
+        self.signals = signals
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.signals.received is not None:
+            self.model.stop_training = True
+
 
 class ProgressGIF(keras.callbacks.Callback):
     """At train end, makes ``progress.gif`` from every ``epoch_*.png`` in a folder.

@@ -23,7 +23,6 @@ from the newest checkpoint exactly as the run would have gone on.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,24 +39,21 @@ from gan_cookbook.callbacks import (
     ProgressGIF,
     SampleGrid,
     StepsCSV,
+    StopOnSignal,
+    frechet_callback,
 )
 from gan_cookbook.checkpoint import load_checkpoint, save_checkpoint, save_model
-from gan_cookbook.data import load_path
 from gan_cookbook.gan_model import (
     GANModel,
     averaged_generator,
-    build_gan_model,
-    check_batch_size,
-    conditional_classes,
-    make_trainer,
 )
 from gan_cookbook.launch import StopSignals
-from gan_cookbook.loaders import Dataset, with_channels
+from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.options import CookOptions
-from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.run_folder import DataRecord, RunFolder, RunRecord, now
+from gan_cookbook.training import build_trainer, load_training_data
 
 
 class RunStopped(RuntimeError):
@@ -73,18 +69,6 @@ class RunStopped(RuntimeError):
         super().__init__(message)
         self.checkpoint = checkpoint
         self.exit_code = exit_code
-
-
-class _StopOnSignal(keras.callbacks.Callback):
-    """Ends training after the step in which a signal was noted."""
-
-    def __init__(self, signals: StopSignals):
-        super().__init__()
-        self.signals = signals
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.signals.received is not None:
-            self.model.stop_training = True
 
 
 class _Checkpointer(keras.callbacks.Callback):
@@ -186,6 +170,8 @@ class Run:
                 ``callbacks``, ``overwrite``.
         """
         num_classes = settings.get("num_classes")
+        # A run repeats exactly: resumed, it equals the straight run.
+        backend.enable_determinism()
         gan_model, trainer = build_trainer(
             recipe, dataset, num_classes, options.engine_or_default
         )
@@ -275,7 +261,7 @@ class Run:
                 logs = {key: value for key, value in row.items() if key != "epoch"}
                 history_csv.on_epoch_end(row["epoch"] - 1, logs)
             progress = self.trainer.progress
-            truncate_steps(steps_csv.path, progress.epoch, progress.step)
+            steps_csv.truncate(progress.epoch, progress.step)
         grid = SampleGrid(
             self.sampled_generator,
             self.sample_noise,
@@ -308,7 +294,7 @@ class Run:
                     self.dataset.labels if self.num_classes is not None else None,
                     batch_size=self.recipe.batch_size,
                     epochs=self.recipe.epochs,
-                    callbacks=[*recorders, _StopOnSignal(signals), *self.callbacks],
+                    callbacks=[*recorders, StopOnSignal(signals), *self.callbacks],
                     verbose=self.verbose,
                 )
             except NonFiniteLossError as error:
@@ -454,27 +440,6 @@ def epochs_phrase(count: int) -> str:
     return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
-def truncate_steps(path: Path, epoch: int, step: int) -> None:
-    """Keeps the rows of ``steps.csv`` up to a checkpoint's position.
-
-    The position is ``epoch`` epochs done and ``step`` steps into the next; rows
-    after it record steps a resumed run is about to redo.
-    """
-    if not path.is_file():
-        return
-    with path.open(newline="") as file:
-        rows = list(csv.reader(file))
-    if not rows:
-        return
-    kept = [
-        row
-        for row in rows[1:]
-        if int(row[0]) <= epoch or (int(row[0]) == epoch + 1 and int(row[1]) <= step)
-    ]
-    with path.open("w", newline="") as file:
-        csv.writer(file).writerows([rows[0], *kept])
-
-
 def open_run_folder(
     recipe: Recipe,
     out: str | Path | None,
@@ -503,61 +468,6 @@ def open_run_folder(
     return folder, options
 
 
-def load_training_data(
-    recipe: Recipe, options: CookOptions
-) -> tuple[Dataset, int | None]:
-    """The images a run trains on (the recipe's, or ``options.data``) in the
-    recipe's channels and up to ``options.limit``, and a conditional recipe's
-    number of classes (else ``None``).
-
-    Raises:
-        ValueError: the data cannot be read, lack the labels a conditional recipe
-            needs, or hold fewer images than one batch.
-    """
-    if options.data is not None:
-        dataset = load_path(
-            options.data,
-            channels=recipe.channels,
-            resize=options.resize or DEFAULT_RESIZE,
-            skip_bad_images=bool(options.skip_bad_images),
-        )
-    else:
-        dataset = with_channels(recipe.load_data(), recipe.channels)
-    num_classes = conditional_classes(recipe, dataset)
-    dataset = dataset.limit(options.limit)
-    check_batch_size(recipe.batch_size, dataset)
-    return dataset, num_classes
-
-
-def build_trainer(
-    recipe: Recipe,
-    dataset: Dataset,
-    num_classes: int | None,
-    engine: str = "classic",
-    steps: int | None = None,
-) -> tuple[GANModel, GANTrainer]:
-    """The recipe's compiled models for ``dataset`` and their trainer, checked
-    against the images (and labels).
-
-    Args:
-        steps: The run's steps, where a recipe's rates decay to 0. Defaults to the
-            recipe's epochs over ``dataset``.
-    """
-    backend.enable_determinism()
-    if steps is None:
-        steps = recipe.epochs * (len(dataset.images) // recipe.batch_size)
-    gan_model = build_gan_model(
-        recipe, dataset.images.shape[1:], num_classes=num_classes, steps=steps
-    )
-    trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
-    )
-    trainer.check_images(dataset.images)
-    if num_classes is not None:
-        trainer.check_labels(dataset.labels, len(dataset.images))
-    return gan_model, trainer
-
-
 def sample_noise_of(recipe: Recipe, num_classes: int | None) -> np.ndarray:
     """The fixed noise of a run's epoch grids; a conditional run's grids give each
     class a row of ``grid_size`` images."""
@@ -580,8 +490,6 @@ def frechet_evaluation(
     ``None`` when nothing is evaluated."""
     if options.eval_every is None:
         return None
-    from gan_cookbook.callbacks import frechet_callback
-
     # With an average, the average is what is sampled and the trained G is
     # measured beside it.
     sampled = gan_model.generator if averaged is None else averaged.model
