@@ -20,11 +20,11 @@ MAX_LINES = 600
 LAYERS = [
     # Leaves: no Keras at import, nothing of the package but each other.
     {"checks", "choices", "launch", "pixels", "progress", "images", "plots"},
-    {"backend", "noise", "loaders", "checkpoint", "schedule", "keras_objects"},
-    {"data", "run_folder", "options", "models", "loop", "evaluation"},
-    {"fused", "average", "recipe", "gan_model", "callbacks", "tensorboard"},
-    {"recipes", "sampling", "cook", "bench", "evaluate", "search_space"},
-    {"recipe_file", "trials", "distributed", "search_folder", "tune"},
+    {"noise", "loaders", "checkpoint", "schedule", "backend", "keras_objects"},
+    {"loop", "models", "pair", "data", "run_folder", "options", "evaluation"},
+    {"gan_model", "recipe", "average", "fused", "callbacks", "tensorboard"},
+    {"cook", "training", "evaluate", "bench", "sampling", "recipes", "search_space"},
+    {"tune", "search_folder", "distributed", "trials", "recipe_file"},
     {"cli", "__main__"},
 ]
 
