@@ -22,7 +22,7 @@ from gan_cookbook.evaluation.measure import (
     takes_labels,
 )
 from gan_cookbook.images import save_gif, save_grid
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.plots import plot_losses
 
 if TYPE_CHECKING:

@@ -52,8 +52,10 @@ from gan_cookbook.checkpoint import (
     list_checkpoints,
     load_checkpoint,
     read_settings,
+    restore_trainer_state,
     save_checkpoint,
     save_model,
+    trainer_state,
     write_json,
 )
 from gan_cookbook.data import DEFAULT_RESIZE, Dataset, load_path, with_channels
@@ -383,7 +385,7 @@ class Run:
     ) -> Path:
         """Writes the trainer's state, the sample noise and the epoch logs so far,
         then the models (:meth:`save_models`)."""
-        state = self.trainer.get_state()
+        state = trainer_state(self.trainer)
         metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
         path = save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
@@ -569,7 +571,9 @@ def _restore(
     arrays, metadata = load_checkpoint(checkpoint)
     sample_noise = arrays.pop("sample_noise")
     try:
-        trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
+        restore_trainer_state(
+            trainer, {"arrays": arrays, "progress": metadata["progress"]}
+        )
     except ValueError as error:
         raise ValueError(f"{checkpoint}: {error}") from None
     return sample_noise, list(metadata["history"])

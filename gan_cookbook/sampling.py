@@ -19,7 +19,7 @@ from gan_cookbook.evaluation.measure import (
     takes_labels,
 )
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe
 
 GENERATOR_FILE = "generator.keras"

@@ -25,8 +25,8 @@ from gan_cookbook.evaluation import (
     Evaluator,
     frechet_callback,
 )
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.sampling import load_cooked
 
 

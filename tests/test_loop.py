@@ -6,9 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from gan_cookbook.checkpoint import restore_trainer_state, trainer_state
 from gan_cookbook.fused import FusedGANTrainer
-from gan_cookbook.loop import GANTrainer, Noise, NonFiniteLossError, stack
+from gan_cookbook.gan_model import stack
+from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.models import cooking_discriminator, cooking_generator
+from gan_cookbook.noise import Noise
 
 from conftest import StepLosses, StopAt, make_gan, random_images
 
@@ -305,14 +308,14 @@ def test_restored_state_resumes_exactly(stop):
     first.fit(
         images, batch_size=16, epochs=2, callbacks=[before, StopAt(*stop)], verbose=0
     )
-    state = first.get_state()
+    state = trainer_state(first)
     assert (state["progress"]["epoch"], state["progress"]["step"]) == (
         (1, 0) if stop == (0, 3) else (1, 2)
     )
 
     after = StepLosses()
     resumed_generator, resumed_discriminator, _, resumed = make_gan(seed=99)
-    resumed.set_state(state)
+    restore_trainer_state(resumed, state)
     history = resumed.fit(images, batch_size=16, epochs=2, callbacks=[after], verbose=0)
     assert before.losses + after.losses == straight.losses
     for model, twin in (
@@ -347,10 +350,10 @@ def test_non_finite_loss_stops_with_the_step():
 
 
 def test_state_from_another_architecture_is_refused():
-    state = make_gan()[3].get_state()
+    state = trainer_state(make_gan()[3])
     other = make_gan(noise_dim=20)[3]
     with pytest.raises(ValueError, match="another architecture"):
-        other.set_state(state)
+        restore_trainer_state(other, state)
 
 
 def test_fused_engine_computes_what_the_classic_loop_computes():

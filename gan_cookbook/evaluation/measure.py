@@ -20,7 +20,7 @@ import numpy as np
 
 from gan_cookbook.data import Dataset
 from gan_cookbook.evaluation import scores
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 
 # The classifier module is imported where it is used: the package's import (through
 # gan_cookbook.callbacks) must not load it, or `python -m
