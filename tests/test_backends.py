@@ -1,12 +1,14 @@
 """Runs the loop's tests (the conditional pair's too), the average's, the decaying
 rates' and the exact-resume test on every other installed Keras backend, one process
-each.
+each, and checks that the tests only one backend runs (the fused engine's on JAX)
+passed there rather than being skipped.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,16 @@ AVERAGE_TESTS = (
 # The decaying rates' test whose code differs by backend: the schedule is evaluated
 # inside each backend's compiled step (and the fused engine's, on JAX).
 SCHEDULE_TESTS = ("test_both_rates_fall_linearly_to_zero_then_nothing_trains",)
+# Tests that only their backend runs (the suite's default backend skips them), by
+# backend: of each group, one must pass, not be skipped, in that backend's run.
+MUST_PASS = {
+    "jax": (
+        ("tests/test_loop.py::test_fused_engine_computes_what_the_classic_loop_computes",),
+        ("tests/test_conditional.py::"
+         "test_fused_engine_computes_what_the_classic_loop_computes",),
+        ("tests/test_average.py::test_the_fused_engine_keeps_the_same_average",),
+    ),
+}  # fmt: skip
 OTHER_BACKENDS = [
     backend
     for backend in ("tensorflow", "jax", "torch")
@@ -56,7 +68,8 @@ def test_loop_on_backend(backend, tmp_path):
         **(jax_compilation_cache(tmp_path / "jax_cache") if backend == "jax" else {}),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-n", "0",
+         "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          *[f"{TESTS / 'test_schedule.py'}::{name}" for name in SCHEDULE_TESTS],
@@ -68,6 +81,9 @@ def test_loop_on_backend(backend, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    passed = set(re.findall(r"^PASSED (\S+)", result.stdout, re.MULTILINE))
+    for group in MUST_PASS.get(backend, ()):
+        assert passed & set(group), f"none of {group} passed on {backend}"
 
 
 def test_fused_engine_cooks_end_to_end_on_jax(tmp_path):
