@@ -38,6 +38,38 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def check_precision_on_device(precision: str) -> str:
+    """Returns ``precision`` if models of it train on the backend and device Keras
+    runs on.
+
+    ``"mixed_bfloat16"`` is refused on PyTorch on the CPU: PyTorch picks its CPU
+    bfloat16 convolution kernels by the CPU's instruction set, and where it has no
+    oneDNN bfloat16 kernel (a CPU without AVX512-BF16 or AMX) its fallback fails in
+    the backward pass ("slow_conv2d: grad_weight must be contiguous") in the first
+    step, for the cooking models though not for the quick ones. As that depends on
+    the machine and the layers, it is refused on every CPU, before anything is
+    built.
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`, or is
+            ``"mixed_bfloat16"`` on PyTorch on the CPU.
+    """
+    check_precision(precision)
+    if precision == "mixed_bfloat16" and keras.backend.backend() == "torch":
+        # Where Keras puts its tensors: a CUDA GPU when there is one, or the device
+        # KERAS_TORCH_DEVICE names.
+        device = ops.zeros(()).device.type
+        if device == "cpu":
+            raise ValueError(
+                "`precision` mixed_bfloat16 does not train on Keras' torch backend "
+                "on the cpu device: PyTorch's bfloat16 convolutions on a CPU can "
+                "fail in the backward pass. Use precision='float32', or another "
+                "backend on the CPU (KERAS_BACKEND=tensorflow or jax), or PyTorch "
+                "on a CUDA GPU. Received: precision='mixed_bfloat16'"
+            )
+    return precision
+
+
 @contextlib.contextmanager
 def precision_scope(precision: str) -> Iterator[None]:
     """Builds the models made inside it with the Keras dtype policy ``precision``.
@@ -49,8 +81,12 @@ def precision_scope(precision: str) -> Iterator[None]:
     Args:
         precision: ``"float32"`` or ``"mixed_bfloat16"`` (bfloat16 arithmetic,
             float32 weights).
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`, or does not
+            train on this backend and device (:func:`check_precision_on_device`).
     """
-    check_precision(precision)
+    check_precision_on_device(precision)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:

@@ -1,7 +1,8 @@
 """Runs the loop's tests (the conditional pair's too), the average's, the decaying
 rates' and the exact-resume test on every other installed Keras backend, one process
-each, and checks that the tests only one backend runs (the fused engine's on JAX)
-passed there rather than being skipped.
+each, and checks that the tests only one backend runs (the fused engine's on JAX, the
+refusal of mixed_bfloat16 on PyTorch on the CPU) passed there rather than being
+skipped.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
@@ -35,6 +36,12 @@ MUST_PASS = {
         ("tests/test_conditional.py::"
          "test_fused_engine_computes_what_the_classic_loop_computes",),
         ("tests/test_average.py::test_the_fused_engine_keeps_the_same_average",),
+    ),
+    "torch": (
+        # mixed_bfloat16 is refused on PyTorch on the CPU and trains on a CUDA GPU.
+        ("tests/test_loop.py::test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu",
+         "tests/test_loop.py::"
+         "test_mixed_bfloat16_trains_like_float32_within_its_precision[classic]"),
     ),
 }  # fmt: skip
 OTHER_BACKENDS = [
@@ -104,3 +111,26 @@ def test_fused_engine_cooks_end_to_end_on_jax(tmp_path):
     assert '"backend": "jax"' in settings
     assert (out / "generator.keras").is_file()
     assert (out / "history.csv").read_text().count("\n") == 3
+
+
+def test_mixed_bfloat16_on_pytorch_on_the_cpu_is_a_usage_error(tmp_path):
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook", "cook", "mnist", "--limit", "256",
+         "--epochs", "1", "--precision", "mixed_bfloat16", "--out", str(out)],
+        # Keras' tensors on the CPU even where PyTorch sees a CUDA GPU.
+        env={**os.environ, "KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"},
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (
+        "Error: --precision mixed_bfloat16 does not train on Keras' torch backend on "
+        "the cpu device"
+    ) in result.stderr
+    assert "Use --precision float32" in result.stderr
+    assert result.stderr.rstrip().endswith("Received: --precision mixed_bfloat16")
+    assert not out.exists()  # refused before anything was written or trained

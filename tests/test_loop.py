@@ -357,6 +357,9 @@ def test_state_from_another_architecture_is_refused():
 
 
 ON_JAX = keras.backend.backend() == "jax"
+TORCH_ON_CPU = (
+    keras.backend.backend() == "torch" and keras.ops.zeros(()).device.type == "cpu"
+)
 
 
 @pytest.mark.skipif(ON_JAX, reason="the fused engine runs on JAX: nothing to refuse")
@@ -432,10 +435,11 @@ def test_no_image_or_noise_crosses_to_the_device_in_a_step(monkeypatch, engine):
 def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
     if engine == "fused" and keras.backend.backend() != "jax":
         pytest.skip("the fused engine runs on JAX")
-    if keras.backend.backend() == "torch":
-        # PyTorch 2.13's CPU bfloat16 convolution fails in its backward pass
-        # ("slow_conv2d: grad_weight must be contiguous"), inside Keras' train step.
-        pytest.skip("PyTorch's CPU bfloat16 convolution backward fails")
+    if TORCH_ON_CPU:
+        pytest.skip(
+            "mixed_bfloat16 is refused on PyTorch on the CPU: "
+            "test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu checks it"
+        )
     images = random_images(32)
     losses, models = {}, {}
     for precision in ("float32", "mixed_bfloat16"):
@@ -462,6 +466,28 @@ def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
         for key in ("d_loss", "g_loss"):
             assert mixed[key] == pytest.approx(full[key], abs=0.03)
             assert mixed[key] != full[key]  # bfloat16 arithmetic did happen
+
+
+@pytest.mark.skipif(
+    not TORCH_ON_CPU,
+    reason="refused on PyTorch on the CPU only; tests/test_backends.py runs this "
+    "test on PyTorch",
+)
+def test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu():
+    # PyTorch's CPU bfloat16 convolution fails in its backward pass where it has no
+    # oneDNN bfloat16 kernel ("slow_conv2d: grad_weight must be contiguous"), inside
+    # Keras' train step: the models are refused before they are built.
+    policy = keras.config.dtype_policy()
+    with pytest.raises(
+        ValueError,
+        match=r"torch backend on the cpu device.*precision='float32'.*"
+        r"KERAS_BACKEND=tensorflow or jax.*CUDA GPU\. "
+        r"Received: precision='mixed_bfloat16'$",
+    ):
+        make_gan(precision="mixed_bfloat16")
+    assert keras.config.dtype_policy() == policy
+    logs = make_gan(precision="float32")[3].train_step(random_images(16))
+    assert np.isfinite(logs["d_loss"])  # float32 trains on the same backend
 
 
 @pytest.mark.parametrize("engine", ["classic", "fused"])
