@@ -47,8 +47,12 @@ def keras_case(engine: str, metrics: bool, steps: int) -> dict[str, float]:
     import keras
     from keras import layers, ops
 
-    from gan_cookbook.gan_model import GANModel, discriminator_metrics, make_trainer
-    from gan_cookbook.loop import stack
+    from gan_cookbook.gan_model import (
+        GANModel,
+        discriminator_metrics,
+        make_trainer,
+        stack,
+    )
 
     keras.utils.set_random_seed(0)
     noise = keras.Input((2,))

@@ -1,8 +1,8 @@
 """gan_cookbook: DCGANs on 28x28 images with the classic Keras ``train_on_batch`` loop.
 
-The loop (:func:`stack`, :class:`GANTrainer`) works with any compiled Keras models;
-:func:`build_gan_model` builds a :class:`Recipe`'s compiled models, and :func:`cook`
-runs a recipe end to end.
+The loop (:class:`GANTrainer`, on models stacked by :func:`stack`) works with any
+compiled Keras models; :func:`build_gan_model` builds a :class:`Recipe`'s compiled
+models, and :func:`cook` runs a recipe end to end.
 
 The names below are imported on first use, so that ``import gan_cookbook`` (and the
 command line's ``--help``) does not start a Keras backend. The package's Keras
@@ -32,7 +32,7 @@ _MODULES = {
     "FusedGANTrainer": "gan_cookbook.fused",
     "GANModel": "gan_cookbook.gan_model",
     "GANTrainer": "gan_cookbook.loop",
-    "Noise": "gan_cookbook.loop",
+    "Noise": "gan_cookbook.noise",
     "Recipe": "gan_cookbook.recipe",
     "Run": "gan_cookbook.cook",
     "RunResult": "gan_cookbook.cook",
@@ -44,7 +44,7 @@ _MODULES = {
     "load_recipe_file": "gan_cookbook.recipe",
     "make_trainer": "gan_cookbook.gan_model",
     "prepare": "gan_cookbook.cook",
-    "stack": "gan_cookbook.loop",
+    "stack": "gan_cookbook.gan_model",
 }
 
 __all__ = [
@@ -72,9 +72,10 @@ if TYPE_CHECKING:
     from gan_cookbook.cook import Run, RunResult, cook, prepare
     from gan_cookbook.data import DataSource, load_mnist, load_npz, load_path
     from gan_cookbook.fused import FusedGANTrainer
-    from gan_cookbook.gan_model import GANModel, build_gan_model, make_trainer
+    from gan_cookbook.gan_model import GANModel, build_gan_model, make_trainer, stack
     from gan_cookbook.loaders import Dataset
-    from gan_cookbook.loop import GANTrainer, Noise, stack
+    from gan_cookbook.loop import GANTrainer
+    from gan_cookbook.noise import Noise
     from gan_cookbook.recipe import Recipe, load_recipe_file
 
 

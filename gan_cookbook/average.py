@@ -31,7 +31,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from gan_cookbook.loop import Noise
+from gan_cookbook.checks import check_integer
+from gan_cookbook.noise import Noise
 
 BATCHNORM_POLICIES = ("recompute", "copy")
 """What the averaged copy uses for BatchNorm's moving statistics: recomputed for the
@@ -145,13 +146,7 @@ class AveragedGenerator:
                 f"`batchnorm` must be one of {', '.join(BATCHNORM_POLICIES)}. "
                 f"Received: batchnorm={batchnorm!r}"
             )
-        if isinstance(batchnorm_count, bool) or not (
-            isinstance(batchnorm_count, int) and batchnorm_count >= 2
-        ):
-            raise ValueError(
-                "`batchnorm_count` must be an integer of at least 2. "
-                f"Received: batchnorm_count={batchnorm_count!r}"
-            )
+        batchnorm_count = check_integer("batchnorm_count", batchnorm_count, minimum=2)
         self.generator = generator
         self.optimizer = optimizer
         self.noise = noise if noise is not None else Noise()

@@ -26,7 +26,7 @@ from gan_cookbook.evaluation.generation import (
 )
 from gan_cookbook.evaluation.measure import Evaluator, evaluator_of
 from gan_cookbook.images import save_gif, save_grid
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.plots import plot_losses
 
 

@@ -3,8 +3,11 @@
 A checkpoint is one ``.npz`` file in ``<run>/checkpoints/``, named for the position
 it holds, epochs and steps counted from 1 as the progress bar counts them:
 ``epoch_0003.npz`` at the end of epoch 3, ``epoch_0004_step_000054.npz`` after step 54
-of epoch 4. It holds the arrays of :meth:`GANTrainer.get_state` and, as a JSON
-string, the trainer's progress, the fixed sample noise and the epoch history so far.
+of epoch 4. It holds the arrays of :func:`trainer_state` and, as a JSON string, the
+trainer's progress, the fixed sample noise and the epoch history so far;
+:func:`restore_trainer_state` puts a state back into a trainer. Keras is imported by
+those two only, when they run, so that the command line can read run folders without
+starting a backend.
 Beside the checkpoints, :func:`save_model` writes the run's ``.keras`` models the
 same way, so that a run can be sampled while it trains or after it stopped.
 """
@@ -16,9 +19,12 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from gan_cookbook.loop import GANTrainer
 
 FOLDER = "checkpoints"
 _NAME = re.compile(r"epoch_(\d+)(?:_step_(\d+))?\.npz")
@@ -49,6 +55,85 @@ def list_checkpoints(run_folder: str | Path) -> list[Path]:
         return []
     found = [path for path in folder.iterdir() if _NAME.fullmatch(path.name)]
     return sorted(found, key=position)
+
+
+def trainer_state(trainer: GANTrainer) -> dict[str, Any]:
+    """Everything the trainer's next step depends on, as NumPy arrays and plain
+    values: its :meth:`~gan_cookbook.loop.GANTrainer.state_variables` and its
+    :attr:`~gan_cookbook.loop.GANTrainer.progress`.
+
+    Returns:
+        A dict: ``arrays``, each variable's value by ``"<group>/<index>"``
+        (``"generator/0000"``), and ``progress``, the position as ``epoch``,
+        ``step``, ``totals`` and ``seconds``.
+    """
+    from keras import ops
+
+    arrays = {}
+    for group, variables in trainer.state_variables().items():
+        for index, variable in enumerate(variables):
+            arrays[f"{group}/{index:04d}"] = ops.convert_to_numpy(variable)
+    progress = trainer.progress
+    return {
+        "arrays": arrays,
+        "progress": {
+            "epoch": progress.epoch,
+            "step": progress.step,
+            "totals": dict(progress.totals),
+            "seconds": progress.seconds,
+        },
+    }
+
+
+def restore_trainer_state(
+    trainer: GANTrainer, state: dict[str, Any], *, keep_learning_rates: bool = True
+) -> None:
+    """Restores what :func:`trainer_state` returned, onto a trainer of models of the
+    same shapes, so that its next step is the saved trainer's.
+
+    Args:
+        trainer: The trainer to restore, its optimizers built (as a new trainer's
+            are).
+        state: A state from :func:`trainer_state`, or a checkpoint's arrays and
+            ``progress``.
+        keep_learning_rates: Keep the optimizers' current learning rates rather
+            than the saved ones, so a run can resume with a lower rate.
+            Defaults to True.
+
+    Raises:
+        ValueError: the state holds another number of variables, or variables of
+            other shapes: it comes from another architecture or optimizer.
+    """
+    from gan_cookbook.loop import Progress
+
+    arrays = state["arrays"]
+    for group, variables in trainer.state_variables().items():
+        saved = sorted(key for key in arrays if key.startswith(f"{group}/"))
+        if len(saved) != len(variables):
+            raise ValueError(
+                f"The saved state has {len(saved)} {group} variables where the "
+                f"models have {len(variables)}: it comes from another "
+                "architecture or optimizer. "
+                f"Received: {len(saved)} saved {group} variables"
+            )
+        for key, variable in zip(saved, variables, strict=True):
+            if keep_learning_rates and variable.path.endswith("learning_rate"):
+                continue
+            value = arrays[key]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"Saved {key} has shape {tuple(value.shape)} where "
+                    f"{variable.path} has {tuple(variable.shape)}: it comes from "
+                    f"another architecture. Received: shape {tuple(value.shape)}"
+                )
+            variable.assign(value)
+    progress = state["progress"]
+    trainer.progress = Progress(
+        epoch=int(progress["epoch"]),
+        step=int(progress["step"]),
+        totals={key: float(value) for key, value in progress["totals"].items()},
+        seconds=float(progress["seconds"]),
+    )
 
 
 def save_checkpoint(

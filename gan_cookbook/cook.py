@@ -42,7 +42,13 @@ from gan_cookbook.callbacks import (
     StopOnSignal,
     frechet_callback,
 )
-from gan_cookbook.checkpoint import load_checkpoint, save_checkpoint, save_model
+from gan_cookbook.checkpoint import (
+    load_checkpoint,
+    restore_trainer_state,
+    save_checkpoint,
+    save_model,
+    trainer_state,
+)
 from gan_cookbook.gan_model import (
     GANModel,
     averaged_generator,
@@ -347,7 +353,7 @@ class Run:
     ) -> Path:
         """Writes the trainer's state, the sample noise and the epoch logs so far,
         then the models (:meth:`save_models`)."""
-        state = self.trainer.get_state()
+        state = trainer_state(self.trainer)
         metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
         path = save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
@@ -367,7 +373,9 @@ class Run:
         arrays, metadata = load_checkpoint(checkpoint)
         self.sample_noise = arrays.pop("sample_noise")
         try:
-            self.trainer.set_state({"arrays": arrays, "progress": metadata["progress"]})
+            restore_trainer_state(
+                self.trainer, {"arrays": arrays, "progress": metadata["progress"]}
+            )
         except ValueError as error:
             raise ValueError(f"{checkpoint}: {error}") from None
         self.resumed_from = checkpoint

@@ -16,7 +16,8 @@ from typing import Any
 
 import keras
 
-from gan_cookbook.loop import GANTrainer, Noise
+from gan_cookbook.loop import GANTrainer
+from gan_cookbook.noise import Noise
 
 StepFunction = Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
 

@@ -5,11 +5,14 @@ noise, optimizers, loss, precision) and an image shape into the compiled generat
 the compiled sigmoid discriminator D and the stacked ``d_on_g`` that trains G.
 Runs (:mod:`gan_cookbook.cook`), the benchmark and anything else that needs the models
 call it; none of them needs a run folder to get them.
+
+:func:`stack` builds ``d_on_g`` from any compiled G and D, a recipe's or one's own,
+for :class:`~gan_cookbook.loop.GANTrainer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +21,77 @@ from keras import ops
 
 from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
 from gan_cookbook.choices import ENGINES
-from gan_cookbook.loop import GANTrainer, Noise, stack
+from gan_cookbook.loop import GANTrainer
 from gan_cookbook.models import precision_scope
+from gan_cookbook.noise import Noise
+from gan_cookbook.pair import check_pair
 from gan_cookbook.schedule import decaying_optimizer
 
 if TYPE_CHECKING:
     from gan_cookbook.loaders import Dataset
     from gan_cookbook.recipe import Recipe
+
+
+def stack(
+    generator: keras.Model,
+    discriminator: keras.Model,
+    optimizer: str | keras.optimizers.Optimizer = "adam",
+    loss: str | keras.losses.Loss = "binary_crossentropy",
+    metrics: Sequence[Any] | None = None,
+    name: str = "d_on_g",
+) -> keras.Model:
+    """Stacks G and D into the compiled model ``d_on_g`` that trains G.
+
+    D is frozen in the returned model; :class:`~gan_cookbook.loop.GANTrainer`
+    still sets ``discriminator.trainable`` before every call, which Keras 3 needs.
+
+    A conditional pair (G takes ``[noise, labels]``, D takes ``[images, labels]``)
+    stacks as ``[noise, labels] -> D([G([noise, labels]), labels])``.
+
+    Args:
+        generator: The generator, noise (and labels) in, images out.
+        discriminator: The compiled discriminator, images (and labels) in, one
+            probability out.
+        optimizer: G's optimizer (a fresh one: D's optimizer must not be shared).
+        loss: The loss, on D's probability. Defaults to binary cross-entropy.
+        metrics: Metrics to compile ``d_on_g`` with. Defaults to none.
+        name: The stacked model's name. Defaults to ``"d_on_g"``.
+
+    Returns:
+        The compiled ``d_on_g`` model.
+    """
+    if not discriminator.compiled:
+        raise ValueError(
+            "`discriminator` must be compiled (with its own optimizer) before it is "
+            f"stacked. Received: discriminator={discriminator.name!r}, not compiled"
+        )
+    if optimizer is discriminator.optimizer:
+        raise ValueError(
+            "`optimizer` must not be the discriminator's optimizer: each model needs "
+            f"its own. Received: optimizer={optimizer!r}"
+        )
+    conditional = check_pair(generator, discriminator)
+    image_shape = tuple(discriminator.inputs[0].shape[1:])
+    if tuple(generator.outputs[0].shape[1:]) != image_shape:
+        raise ValueError(
+            "The generator's output shape must equal the discriminator's input shape. "
+            f"Received: generator output {generator.output_shape}, "
+            f"discriminator input {discriminator.input_shape}"
+        )
+    noise = keras.Input(shape=generator.inputs[0].shape[1:], name="noise")
+    if conditional:
+        label_input = generator.inputs[1]
+        labels = keras.Input(
+            shape=label_input.shape[1:], dtype=label_input.dtype, name="labels"
+        )
+        probability = discriminator([generator([noise, labels]), labels])
+        d_on_g = keras.Model([noise, labels], probability, name=name)
+    else:
+        d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
+    discriminator.trainable = False
+    d_on_g.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    discriminator.trainable = True
+    return d_on_g
 
 
 @keras.saving.register_keras_serializable(package="gan_cookbook")

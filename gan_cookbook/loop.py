@@ -1,14 +1,22 @@
 """The classic Keras GAN loop: two ``train_on_batch`` calls a step, on Keras 3.
 
-Usable with any compiled generator and sigmoid discriminator::
+Usable with any compiled generator and sigmoid discriminator, stacked into ``d_on_g``
+by :func:`gan_cookbook.gan_model.stack`::
 
     d_on_g = stack(generator, discriminator, optimizer=keras.optimizers.Adam(2e-4))
     trainer = GANTrainer(generator, discriminator, d_on_g, seed=0)
     history = trainer.fit(images, batch_size=128, epochs=10)
 
+This module is the loop: :class:`GANTrainer`, its fake batch (:class:`FakeBatch`),
+where it stands (:class:`Progress`) and how a step fails (:class:`NonFiniteLossError`).
+The noise is a recipe's (:mod:`gan_cookbook.noise`), the checks of the pair and its
+data are :mod:`gan_cookbook.pair`'s, and a checkpoint of the trainer's state is
+:mod:`gan_cookbook.checkpoint`'s (:func:`~gan_cookbook.checkpoint.trainer_state`).
+
 Each step:
 
-1. draws a batch of noise (:class:`Noise`, dimension taken from G's input);
+1. draws a batch of noise (:class:`~gan_cookbook.noise.Noise`, dimension taken from
+   G's input);
 2. lets G make fakes in training mode, so its BatchNorm layers normalise with the
    statistics of the batch (``G.predict`` would use the moving averages and, measured
    on MNIST, gives samples about six times worse by Fréchet distance);
@@ -35,137 +43,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from gan_cookbook import backend
+from gan_cookbook import backend, pair
+from gan_cookbook.checks import check_integer
+from gan_cookbook.noise import Noise, check_real_label
 from gan_cookbook.progress import ProgressLogger
-
-
-@dataclass(frozen=True)
-class Noise:
-    """The distribution G's input is drawn from.
-
-    Args:
-        distribution: ``"uniform"`` (in ``[low, high)``) or ``"normal"``.
-        low: Lower bound of the uniform distribution. Defaults to 0.
-        high: Upper bound of the uniform distribution. Defaults to 1.
-        mean: Mean of the normal distribution. Defaults to 0.
-        stddev: Standard deviation of the normal distribution. Defaults to 1.
-    """
-
-    distribution: str = "uniform"
-    low: float = 0.0
-    high: float = 1.0
-    mean: float = 0.0
-    stddev: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.distribution not in ("uniform", "normal"):
-            raise ValueError(
-                '`distribution` must be "uniform" or "normal". '
-                f"Received: distribution={self.distribution!r}"
-            )
-        if not self.low < self.high:
-            raise ValueError(
-                "`low` must be smaller than `high`. "
-                f"Received: low={self.low}, high={self.high}"
-            )
-        if not self.stddev > 0:
-            raise ValueError(
-                f"`stddev` must be positive. Received: stddev={self.stddev}"
-            )
-
-    def sample(self, shape: Sequence[int], seed: Any = None) -> Any:
-        """Draws a tensor of ``shape`` on the backend's device."""
-        if self.distribution == "uniform":
-            return keras.random.uniform(
-                shape, minval=self.low, maxval=self.high, seed=seed
-            )
-        return keras.random.normal(shape, mean=self.mean, stddev=self.stddev, seed=seed)
-
-
-def stack(
-    generator: keras.Model,
-    discriminator: keras.Model,
-    optimizer: str | keras.optimizers.Optimizer = "adam",
-    loss: str | keras.losses.Loss = "binary_crossentropy",
-    metrics: Sequence[Any] | None = None,
-    name: str = "d_on_g",
-) -> keras.Model:
-    """Stacks G and D into the compiled model ``d_on_g`` that trains G.
-
-    D is frozen in the returned model; :class:`GANTrainer` still sets
-    ``discriminator.trainable`` before every call, which Keras 3 needs.
-
-    A conditional pair (G takes ``[noise, labels]``, D takes ``[images, labels]``)
-    stacks as ``[noise, labels] -> D([G([noise, labels]), labels])``.
-
-    Args:
-        generator: The generator, noise (and labels) in, images out.
-        discriminator: The compiled discriminator, images (and labels) in, one
-            probability out.
-        optimizer: G's optimizer (a fresh one: D's optimizer must not be shared).
-        loss: The loss, on D's probability. Defaults to binary cross-entropy.
-        metrics: Metrics to compile ``d_on_g`` with. Defaults to none.
-        name: The stacked model's name. Defaults to ``"d_on_g"``.
-
-    Returns:
-        The compiled ``d_on_g`` model.
-    """
-    if not discriminator.compiled:
-        raise ValueError(
-            "`discriminator` must be compiled (with its own optimizer) before it is "
-            f"stacked. Received: discriminator={discriminator.name!r}, not compiled"
-        )
-    if optimizer is discriminator.optimizer:
-        raise ValueError(
-            "`optimizer` must not be the discriminator's optimizer: each model needs "
-            f"its own. Received: optimizer={optimizer!r}"
-        )
-    conditional = check_pair(generator, discriminator)
-    image_shape = tuple(discriminator.inputs[0].shape[1:])
-    if tuple(generator.outputs[0].shape[1:]) != image_shape:
-        raise ValueError(
-            "The generator's output shape must equal the discriminator's input shape. "
-            f"Received: generator output {generator.output_shape}, "
-            f"discriminator input {discriminator.input_shape}"
-        )
-    noise = keras.Input(shape=generator.inputs[0].shape[1:], name="noise")
-    if conditional:
-        label_input = generator.inputs[1]
-        labels = keras.Input(
-            shape=label_input.shape[1:], dtype=label_input.dtype, name="labels"
-        )
-        probability = discriminator([generator([noise, labels]), labels])
-        d_on_g = keras.Model([noise, labels], probability, name=name)
-    else:
-        d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
-    discriminator.trainable = False
-    d_on_g.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    discriminator.trainable = True
-    return d_on_g
-
-
-def check_pair(generator: keras.Model, discriminator: keras.Model) -> bool:
-    """Whether G and D are a conditional pair (both take labels as their second
-    input, of one shape); ``ValueError`` if only one of them does."""
-    inputs = len(generator.inputs), len(discriminator.inputs)
-    if inputs == (1, 1):
-        return False
-    if inputs != (2, 2):
-        raise ValueError(
-            "The generator and the discriminator must both take one input (noise; "
-            "images) or both two (noise and labels; images and labels). "
-            f"Received: generator inputs {[tuple(i.shape) for i in generator.inputs]}, "
-            "discriminator inputs "
-            f"{[tuple(i.shape) for i in discriminator.inputs]}"
-        )
-    g_labels, d_labels = generator.inputs[1], discriminator.inputs[1]
-    if tuple(g_labels.shape[1:]) != tuple(d_labels.shape[1:]):
-        raise ValueError(
-            "The generator's and the discriminator's label inputs must have one shape. "
-            f"Received: generator labels {tuple(g_labels.shape)}, discriminator "
-            f"labels {tuple(d_labels.shape)}"
-        )
-    return True
 
 
 def class_logits(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -175,29 +56,6 @@ def class_logits(labels: np.ndarray, num_classes: int) -> np.ndarray:
     with np.errstate(divide="ignore"):
         logits = np.log(counts / counts.sum())
     return np.where(counts > 0, logits, -1e9).astype("float32")
-
-
-def check_num_classes(num_classes: int | None, conditional: bool) -> int | None:
-    """Returns ``num_classes`` if it fits the pair: a count of at least 2 for a
-    conditional pair, ``None`` for one that takes no labels."""
-    if not conditional:
-        if num_classes is not None:
-            raise ValueError(
-                "`num_classes` is for a conditional pair (G and D taking labels); "
-                "this generator and discriminator take none. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        return None
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or num_classes < 2
-    ):
-        raise ValueError(
-            "A conditional pair (G and D taking labels) needs `num_classes`, the "
-            f"number of classes, at least 2. Received: num_classes={num_classes!r}"
-        )
-    return int(num_classes)
 
 
 class FakeBatch(keras.Layer):
@@ -270,22 +128,6 @@ class FakeBatch(keras.Layer):
         return [images, labels], [noise_for_g, self.draw_labels(batch_size)]
 
 
-def check_real_label(real_label: float) -> float:
-    """Returns ``real_label`` as a float if it is a target for real images, in
-    (0.5, 1]."""
-    if (
-        isinstance(real_label, bool)
-        or not isinstance(real_label, (int, float))
-        or not 0.5 < real_label <= 1
-    ):
-        raise ValueError(
-            "`real_label` must be D's target for real images, above 0.5 and at "
-            "most 1 (0.9 for one-sided label smoothing). "
-            f"Received: real_label={real_label!r}"
-        )
-    return float(real_label)
-
-
 def step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
     """One step's logs: D's and d_on_g's, prefixed ``d_`` and ``g_``, as floats."""
     logs = {f"d_{key}": float(value) for key, value in d_logs.items()}
@@ -341,7 +183,8 @@ class GANTrainer:
         generator: The generator (noise in, or noise and labels; images out).
         discriminator: The compiled discriminator (images in, or images and labels;
             one probability out).
-        d_on_g: The compiled stack of both, as :func:`stack` returns.
+        d_on_g: The compiled stack of both, as
+            :func:`~gan_cookbook.gan_model.stack` returns.
         noise: The distribution of G's input. Defaults to uniform in [0, 1).
         seed: Seeds the noise and the shuffling; with the models' weights seeded too
             (``keras.utils.set_random_seed``) a CPU run repeats loss for loss.
@@ -368,8 +211,8 @@ class GANTrainer:
         num_classes: int | None = None,
     ):
         self.real_label = check_real_label(real_label)
-        self.num_classes = check_num_classes(
-            num_classes, check_pair(generator, discriminator)
+        self.num_classes = pair.check_num_classes(
+            num_classes, pair.check_pair(generator, discriminator)
         )
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
@@ -420,73 +263,14 @@ class GANTrainer:
     def check_images(self, images: Any) -> None:
         """Raises ``ValueError`` unless ``images`` fit G's output and D's input and
         are float in [-1, 1], the range of G's ``tanh``."""
-        shape = tuple(ops.shape(images)[1:])
-        if shape != self.image_shape:
-            raise ValueError(
-                f"The generator's output shape {self.generator.output_shape} must "
-                f"match the images' shape (batch, *{shape}). "
-                f"Received: images of shape {tuple(ops.shape(images))}"
-            )
-        if tuple(self.discriminator.inputs[0].shape[1:]) != shape:
-            raise ValueError(
-                f"The discriminator's input shape {self.discriminator.input_shape} "
-                f"must match the images' shape (batch, *{shape}). "
-                f"Received: images of shape {tuple(ops.shape(images))}"
-            )
-        dtype = keras.backend.standardize_dtype(images.dtype)
-        if not dtype.startswith(("float", "bfloat")):
-            raise ValueError(
-                "`x` must hold float images in [-1, 1], the range of the generator's "
-                "tanh (uint8 pixels: x / 127.5 - 1). "
-                f"Received: x of dtype {dtype}"
-            )
-        low, high = float(ops.min(images)), float(ops.max(images))
-        if not (-1 <= low and high <= 1):
-            raise ValueError(
-                "`x` must hold float images in [-1, 1], the range of the generator's "
-                "tanh (images in [0, 1]: x * 2 - 1). "
-                f"Received: x with values from {low} to {high}"
-            )
+        pair.check_images(images, self.generator, self.discriminator)
 
     def check_labels(self, y: Any, count: int) -> np.ndarray | None:
         """``y`` as int32 class labels of the label inputs' shape, after checking
         that it fits the pair and ``count`` images; ``None`` for a pair that takes
         no labels."""
-        if not self.conditional:
-            if y is not None:
-                raise ValueError(
-                    "`y` is for a conditional pair (G and D taking labels); this "
-                    "generator and discriminator take none. "
-                    f"Received: y of shape {tuple(np.shape(y))}"
-                )
-            return None
-        if y is None:
-            raise ValueError(
-                "A conditional pair trains on images and their labels: give `y`, "
-                "one class label per image. Received: y=None"
-            )
-        labels = np.asarray(ops.convert_to_numpy(y))
-        if labels.shape[1:] == (1,):
-            labels = labels[:, 0]
-        if labels.shape != (count,):
-            raise ValueError(
-                f"`y` must hold one class label per image, shape ({count},) for the "
-                f"{count} images of `x`. Received: y of shape {labels.shape}"
-            )
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                "`y` must hold integer class labels. "
-                f"Received: y of dtype {labels.dtype}"
-            )
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= self.num_classes:
-            raise ValueError(
-                f"`y` must hold class labels from 0 to {self.num_classes - 1} "
-                f"(num_classes={self.num_classes}). "
-                f"Received: y with labels from {low} to {high}"
-            )
-        label_shape = self.fake_batch.label_shape
-        return labels.astype("int32").reshape((count, *label_shape))
+        label_shape = self.fake_batch.label_shape if self.conditional else ()
+        return pair.check_labels(y, count, self.num_classes, label_shape)
 
     def labels_for(self, batch_size: int) -> tuple[Any, Any]:
         """D's labels (``batch_size`` times ``real_label``, then as many zeros) and
@@ -569,8 +353,9 @@ class GANTrainer:
 
         Every epoch reshuffles ``x`` and runs one step per full batch; the last
         partial batch is dropped. ``x`` is copied to the device once. Training goes
-        on from :attr:`progress`, so a trainer restored with :meth:`set_state`
-        continues exactly where the saved one stood, mid-epoch included.
+        on from :attr:`progress`, so a trainer restored with
+        :func:`~gan_cookbook.checkpoint.restore_trainer_state` continues exactly
+        where the saved one stood, mid-epoch included.
 
         Args:
             x: Real images, shape ``(N, *image_shape)``, float in [-1, 1].
@@ -600,28 +385,22 @@ class GANTrainer:
         self.check_images(x)
         count = int(ops.shape(x)[0])
         labels = self.check_labels(y, count)
-        if isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)
-        ):
-            raise ValueError(
-                f"`batch_size` must be an integer. Received: batch_size={batch_size!r}"
-            )
-        if not 1 <= batch_size <= count:
+        batch_size = check_integer("batch_size", batch_size)
+        if batch_size > count:
             raise ValueError(
                 f"`batch_size` must be between 1 and the number of images ({count}). "
                 f"Received: batch_size={batch_size}"
             )
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)):
-            raise ValueError(
-                f"`epochs` must be an integer. Received: epochs={epochs!r}"
-            )
+        epochs = check_integer("epochs", epochs, minimum=0)
+        initial_epoch = check_integer(
+            "initial_epoch", initial_epoch, minimum=0, optional=True
+        )
         if initial_epoch is not None and initial_epoch != self.progress.epoch:
             self.progress = Progress(epoch=initial_epoch)
-        if epochs < self.progress.epoch or self.progress.epoch < 0:
+        if epochs < self.progress.epoch:
             raise ValueError(
-                "`epochs` must be at least the epoch training starts at, which must be "
-                f"at least 0. Received: epochs={epochs}, "
-                f"initial_epoch={self.progress.epoch}"
+                "`epochs` must be at least the epoch training starts at. "
+                f"Received: epochs={epochs}, initial_epoch={self.progress.epoch}"
             )
         steps = count // batch_size
         if self.progress.step >= steps:
@@ -757,63 +536,6 @@ class GANTrainer:
             "noise_seed": [self.fake_batch.seed_generator.state],
             "shuffle_seed": [self._epoch_shuffle_state],
         }
-
-    def get_state(self) -> dict[str, Any]:
-        """Everything the next step depends on, as NumPy arrays and plain values:
-        :meth:`state_variables` and :attr:`progress`."""
-        arrays = {}
-        for group, variables in self.state_variables().items():
-            for index, variable in enumerate(variables):
-                arrays[f"{group}/{index:04d}"] = ops.convert_to_numpy(variable)
-        return {
-            "arrays": arrays,
-            "progress": {
-                "epoch": self.progress.epoch,
-                "step": self.progress.step,
-                "totals": dict(self.progress.totals),
-                "seconds": self.progress.seconds,
-            },
-        }
-
-    def set_state(
-        self, state: dict[str, Any], *, keep_learning_rates: bool = True
-    ) -> None:
-        """Restores what :meth:`get_state` returned, onto models of the same shape.
-
-        Args:
-            state: A state from :meth:`get_state`.
-            keep_learning_rates: Keep the optimizers' current learning rates rather
-                than the saved ones, so a run can resume with a lower rate.
-                Defaults to True.
-        """
-        arrays = state["arrays"]
-        for group, variables in self.state_variables().items():
-            saved = sorted(key for key in arrays if key.startswith(f"{group}/"))
-            if len(saved) != len(variables):
-                raise ValueError(
-                    f"The saved state has {len(saved)} {group} variables where the "
-                    f"models have {len(variables)}: it comes from another "
-                    "architecture or optimizer. "
-                    f"Received: {len(saved)} saved {group} variables"
-                )
-            for key, variable in zip(saved, variables, strict=True):
-                if keep_learning_rates and variable.path.endswith("learning_rate"):
-                    continue
-                value = arrays[key]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(
-                        f"Saved {key} has shape {tuple(value.shape)} where "
-                        f"{variable.path} has {tuple(variable.shape)}: it comes from "
-                        f"another architecture. Received: shape {tuple(value.shape)}"
-                    )
-                variable.assign(value)
-        progress = state["progress"]
-        self.progress = Progress(
-            epoch=int(progress["epoch"]),
-            step=int(progress["step"]),
-            totals={key: float(value) for key, value in progress["totals"].items()},
-            seconds=float(progress["seconds"]),
-        )
 
     def shuffled_batches(
         self, images: Any, batch_size: int, labels: Any = None

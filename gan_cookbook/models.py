@@ -20,10 +20,12 @@ from collections.abc import Iterator
 import keras
 from keras import layers, ops
 
+from gan_cookbook.checks import check_integer
+
 # Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
 # needs loss scaling, which the fused engine and the checkpoints do not handle.
 from gan_cookbook.choices import PRECISIONS
-from gan_cookbook.loop import check_num_classes
+from gan_cookbook.pair import check_num_classes
 
 
 def check_precision(precision: str) -> str:
@@ -33,6 +35,38 @@ def check_precision(precision: str) -> str:
             f"`precision` must be one of {', '.join(PRECISIONS)}. "
             f"Received: precision={precision!r}"
         )
+    return precision
+
+
+def check_precision_on_device(precision: str) -> str:
+    """Returns ``precision`` if models of it train on the backend and device Keras
+    runs on.
+
+    ``"mixed_bfloat16"`` is refused on PyTorch on the CPU: PyTorch picks its CPU
+    bfloat16 convolution kernels by the CPU's instruction set, and where it has no
+    oneDNN bfloat16 kernel (a CPU without AVX512-BF16 or AMX) its fallback fails in
+    the backward pass ("slow_conv2d: grad_weight must be contiguous") in the first
+    step, for the cooking models though not for the quick ones. As that depends on
+    the machine and the layers, it is refused on every CPU, before anything is
+    built.
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`, or is
+            ``"mixed_bfloat16"`` on PyTorch on the CPU.
+    """
+    check_precision(precision)
+    if precision == "mixed_bfloat16" and keras.backend.backend() == "torch":
+        # Where Keras puts its tensors: a CUDA GPU when there is one, or the device
+        # KERAS_TORCH_DEVICE names.
+        device = ops.zeros(()).device.type
+        if device == "cpu":
+            raise ValueError(
+                "`precision` mixed_bfloat16 does not train on Keras' torch backend "
+                "on the cpu device: PyTorch's bfloat16 convolutions on a CPU can "
+                "fail in the backward pass. Use precision='float32', or another "
+                "backend on the CPU (KERAS_BACKEND=tensorflow or jax), or PyTorch "
+                "on a CUDA GPU. Received: precision='mixed_bfloat16'"
+            )
     return precision
 
 
@@ -47,8 +81,12 @@ def precision_scope(precision: str) -> Iterator[None]:
     Args:
         precision: ``"float32"`` or ``"mixed_bfloat16"`` (bfloat16 arithmetic,
             float32 weights).
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`, or does not
+            train on this backend and device (:func:`check_precision_on_device`).
     """
-    check_precision(precision)
+    check_precision_on_device(precision)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -74,14 +112,6 @@ def _check_image_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int
     return image_shape
 
 
-def _check_noise_dim(noise_dim: int) -> int:
-    if int(noise_dim) != noise_dim or noise_dim < 1:
-        raise ValueError(
-            f"`noise_dim` must be a positive integer. Received: noise_dim={noise_dim}"
-        )
-    return int(noise_dim)
-
-
 def cooking_generator(
     noise_dim: int = 10, image_shape: tuple[int, int, int] = (28, 28, 1)
 ) -> keras.Model:
@@ -91,7 +121,7 @@ def cooking_generator(
     2x2, stride 2) -> Conv2D(64, 3x3) -> BatchNorm -> ReLU -> Conv2DTranspose(64, 2x2,
     stride 2) -> Conv2D(channels, 5x5) -> tanh.
     """
-    noise_dim = _check_noise_dim(noise_dim)
+    noise_dim = check_integer("noise_dim", noise_dim)
     image_shape = _check_image_shape(image_shape)
     noise = keras.Input(shape=(noise_dim,), name="noise")
     images = _cooking_generator_layers(noise, image_shape)
@@ -170,7 +200,7 @@ def _projection_logit(features, label, num_classes: int):
 def _noise_and_label(noise_dim: int, num_classes: int, embedding_dim: int):
     """A conditional G's two inputs, and the noise joined to the label's embedding
     (Mirza and Osindero, 2014)."""
-    noise_dim = _check_noise_dim(noise_dim)
+    noise_dim = check_integer("noise_dim", noise_dim)
     num_classes = check_num_classes(num_classes, conditional=True)
     noise = keras.Input(shape=(noise_dim,), name="noise")
     label = keras.Input(shape=(), dtype="int32", name="label")
@@ -274,7 +304,7 @@ def _quick_generator(
     name: str,
     refine: bool = False,
 ) -> keras.Model:
-    noise_dim = _check_noise_dim(noise_dim)
+    noise_dim = check_integer("noise_dim", noise_dim)
     image_shape = _check_image_shape(image_shape)
     noise = keras.Input(shape=(noise_dim,), name="noise")
     images = _quick_generator_layers(noise, image_shape, filters, refine)
@@ -324,22 +354,12 @@ def quick_discriminator(
     """
     image_shape = _check_image_shape(image_shape)
     if minibatch_group_size is not None:
-        _check_group_size(minibatch_group_size, "minibatch_group_size")
+        check_integer("minibatch_group_size", minibatch_group_size, minimum=2)
     images = keras.Input(shape=image_shape, name="images")
     features = _quick_features(images, filters, minibatch_group_size)
     x = layers.Dense(1)(features)
     probability = layers.Activation("sigmoid", dtype="float32")(x)
     return keras.Model(images, probability, name="quick_discriminator")
-
-
-def _check_group_size(group_size: int, name: str) -> int:
-    is_integer = isinstance(group_size, int) and not isinstance(group_size, bool)
-    if not is_integer or group_size < 2:
-        raise ValueError(
-            f"`{name}` must be an integer of at least 2. "
-            f"Received: {name}={group_size!r}"
-        )
-    return group_size
 
 
 def _quick_features(images, filters: int, minibatch_group_size: int | None = None):
@@ -377,7 +397,7 @@ class MinibatchStandardDeviation(layers.Layer):
 
     def __init__(self, group_size: int = 4, **kwargs):
         super().__init__(**kwargs)
-        self.group_size = _check_group_size(group_size, "group_size")
+        self.group_size = check_integer("group_size", group_size, minimum=2)
 
     def call(self, inputs):
         count = inputs.shape[0]
@@ -445,7 +465,7 @@ def tutorial_generator(
     Conv2DTranspose(64, 5x5, stride 2) -> BatchNorm -> LeakyReLU ->
     Conv2DTranspose(channels, 5x5, stride 2) -> tanh; no biases after the Dense.
     """
-    noise_dim = _check_noise_dim(noise_dim)
+    noise_dim = check_integer("noise_dim", noise_dim)
     height, width, channels = _check_image_shape(image_shape)
     seed_shape = (height // 4, width // 4, 256)
     noise = keras.Input(shape=(noise_dim,), name="noise")

@@ -13,8 +13,8 @@ import keras
 
 from gan_cookbook.average import check_decay
 from gan_cookbook.loaders import Dataset
-from gan_cookbook.loop import Noise, check_real_label
 from gan_cookbook.models import check_precision
+from gan_cookbook.noise import Noise, check_real_label
 from gan_cookbook.schedule import check_learning_rate_decay
 
 ImageShape = tuple[int, int, int]

@@ -25,7 +25,7 @@ from gan_cookbook.checkpoint import list_checkpoints, write_json
 
 if TYPE_CHECKING:
     from gan_cookbook.data import DataSource
-    from gan_cookbook.loop import Noise
+    from gan_cookbook.noise import Noise
 
 SETTINGS_FILE = "recipe.json"
 """A run's resolved settings, options, data identity and versions."""
@@ -198,7 +198,7 @@ class RunRecord:
 
     def noise(self) -> Noise | None:
         """The distribution of G's input, or ``None`` when not recorded."""
-        from gan_cookbook.loop import Noise
+        from gan_cookbook.noise import Noise
 
         config = self.recipe.get("noise")
         return Noise(**config) if isinstance(config, dict) else None

@@ -18,7 +18,7 @@ from gan_cookbook.evaluation.generation import (
 )
 from gan_cookbook.images import make_grid, save_gif, save_grid, to_uint8
 from gan_cookbook.loaders import with_channels
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.run_folder import GENERATOR_FILE, RAW_GENERATOR_FILE, RunFolder
 

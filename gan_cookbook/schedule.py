@@ -21,6 +21,8 @@ from typing import Any
 
 import keras
 
+from gan_cookbook.checks import check_integer
+
 LEARNING_RATE_DECAYS = ("linear",)
 """The decays a recipe may ask for: ``"linear"``, from the optimizer's rate to 0."""
 
@@ -52,11 +54,7 @@ def decaying_optimizer(
         ``keras.optimizers.schedules.PolynomialDecay`` of power 1 from the
         optimizer's rate at step 0 to 0 at step ``steps``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(
-            "`steps` must be an integer of at least 1: the run's length in steps. "
-            f"Received: steps={steps!r}"
-        )
+    steps = check_integer("steps", steps)
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise ValueError(
             "`optimizer` must be a keras.optimizers.Optimizer. "

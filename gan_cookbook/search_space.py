@@ -27,7 +27,7 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_types
 
 from gan_cookbook.average import check_decay
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
 SETTINGS: dict[str, str] = {
@@ -94,7 +94,7 @@ _NOISE = re.compile(
 
 
 def parse_noise(name: str) -> Noise:
-    """The :class:`~gan_cookbook.loop.Noise` a search's noise name stands for:
+    """The :class:`~gan_cookbook.noise.Noise` a search's noise name stands for:
     ``"uniform[0,1)"`` or ``"normal(0,1)"`` (mean and standard deviation).
 
     Raises:
@@ -490,7 +490,7 @@ def recipe_changes(
             noise,
             f'Noise("{noise.distribution}", {arguments})',
             noise_name(base.noise),
-            ("from gan_cookbook.loop import Noise",),
+            ("from gan_cookbook.noise import Noise",),
         )
     if "average" in values:
         average = None if values["average"] == 0 else check_decay(values["average"])

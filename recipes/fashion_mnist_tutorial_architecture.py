@@ -7,8 +7,8 @@ measured on MNIST) and changes only the models and their noise. Unmeasured: this
 experiment, to compare its samples/ with the built-in recipe's.
 """
 
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import tutorial_discriminator, tutorial_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipes.fashion_mnist import RECIPE as FASHION_MNIST
 
 RECIPE = FASHION_MNIST.replace(

@@ -8,8 +8,8 @@ A recipe file defines one ``Recipe`` named ``RECIPE``. This one starts from the
 built-in ``mnist`` recipe and changes only what the swap needs.
 """
 
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import tutorial_discriminator, tutorial_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
 RECIPE = MNIST.replace(

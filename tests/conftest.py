@@ -10,13 +10,14 @@ from gan_cookbook.gan_model import (  # noqa: E402
     GANModel,
     discriminator_metrics,
     make_trainer,
+    stack,
 )
-from gan_cookbook.loop import Noise, stack  # noqa: E402
 from gan_cookbook.models import (  # noqa: E402
     precision_scope,
     quick_discriminator,
     quick_generator,
 )
+from gan_cookbook.noise import Noise  # noqa: E402
 
 
 def make_gan(

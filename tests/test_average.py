@@ -19,9 +19,9 @@ from gan_cookbook.average import (
     moving_statistics,
 )
 from gan_cookbook.cook import cook
-from gan_cookbook.gan_model import GANModel, averaged_generator, make_trainer
-from gan_cookbook.loop import Noise, stack
+from gan_cookbook.gan_model import GANModel, averaged_generator, make_trainer, stack
 from gan_cookbook.models import quick_discriminator, quick_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.sampling import load_cooked, sample
 
 from conftest import random_images

@@ -1,12 +1,15 @@
 """Runs the loop's tests (the conditional pair's too), the average's, the decaying
 rates' and the exact-resume test on every other installed Keras backend, one process
-each.
+each, and checks that the tests only one backend runs (the fused engine's on JAX, the
+refusal of mixed_bfloat16 on PyTorch on the CPU) passed there rather than being
+skipped.
 
 Keras picks its backend once per process, so each backend gets a fresh interpreter.
 """
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,22 @@ AVERAGE_TESTS = (
 # The decaying rates' test whose code differs by backend: the schedule is evaluated
 # inside each backend's compiled step (and the fused engine's, on JAX).
 SCHEDULE_TESTS = ("test_both_rates_fall_linearly_to_zero_then_nothing_trains",)
+# Tests that only their backend runs (the suite's default backend skips them), by
+# backend: of each group, one must pass, not be skipped, in that backend's run.
+MUST_PASS = {
+    "jax": (
+        ("tests/test_loop.py::test_fused_engine_computes_what_the_classic_loop_computes",),
+        ("tests/test_conditional.py::"
+         "test_fused_engine_computes_what_the_classic_loop_computes",),
+        ("tests/test_average.py::test_the_fused_engine_keeps_the_same_average",),
+    ),
+    "torch": (
+        # mixed_bfloat16 is refused on PyTorch on the CPU and trains on a CUDA GPU.
+        ("tests/test_loop.py::test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu",
+         "tests/test_loop.py::"
+         "test_mixed_bfloat16_trains_like_float32_within_its_precision[classic]"),
+    ),
+}  # fmt: skip
 OTHER_BACKENDS = [
     backend
     for backend in ("tensorflow", "jax", "torch")
@@ -56,7 +75,8 @@ def test_loop_on_backend(backend, tmp_path):
         **(jax_compilation_cache(tmp_path / "jax_cache") if backend == "jax" else {}),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-n", "0",
+         "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          *[f"{TESTS / 'test_schedule.py'}::{name}" for name in SCHEDULE_TESTS],
@@ -68,6 +88,9 @@ def test_loop_on_backend(backend, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    passed = set(re.findall(r"^PASSED (\S+)", result.stdout, re.MULTILINE))
+    for group in MUST_PASS.get(backend, ()):
+        assert passed & set(group), f"none of {group} passed on {backend}"
 
 
 def test_fused_engine_cooks_end_to_end_on_jax(tmp_path):
@@ -88,3 +111,26 @@ def test_fused_engine_cooks_end_to_end_on_jax(tmp_path):
     assert '"backend": "jax"' in settings
     assert (out / "generator.keras").is_file()
     assert (out / "history.csv").read_text().count("\n") == 3
+
+
+def test_mixed_bfloat16_on_pytorch_on_the_cpu_is_a_usage_error(tmp_path):
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cookbook", "cook", "mnist", "--limit", "256",
+         "--epochs", "1", "--precision", "mixed_bfloat16", "--out", str(out)],
+        # Keras' tensors on the CPU even where PyTorch sees a CUDA GPU.
+        env={**os.environ, "KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"},
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (
+        "Error: --precision mixed_bfloat16 does not train on Keras' torch backend on "
+        "the cpu device"
+    ) in result.stderr
+    assert "Use --precision float32" in result.stderr
+    assert result.stderr.rstrip().endswith("Received: --precision mixed_bfloat16")
+    assert not out.exists()  # refused before anything was written or trained

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gan_cookbook import recipes
 from gan_cookbook.cli import main
 from gan_cookbook.cook import cook, prepare
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 
 QUICK = ["--limit", "64", "--batch-size", "32", "--epochs", "1", "--quiet"]
 

@@ -16,7 +16,7 @@ from gan_cookbook.callbacks import (
 )
 from gan_cookbook.evaluation import FRECHET_KEY
 from gan_cookbook.images import save_grid
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.plots import read_steps, smooth
 
 from conftest import random_images

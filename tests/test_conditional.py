@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from keras import layers
 
+from gan_cookbook.checkpoint import restore_trainer_state, trainer_state
 from gan_cookbook.fused import FusedGANTrainer
-from gan_cookbook.loop import GANTrainer, Noise, stack
+from gan_cookbook.gan_model import stack
+from gan_cookbook.loop import GANTrainer
+from gan_cookbook.noise import Noise
 
 from conftest import StepLosses, StopAt
 
@@ -162,7 +165,7 @@ def test_restored_state_resumes_exactly(stop):
     )
     after = StepLosses()
     resumed = conditional_gan(seed=99)[3]
-    resumed.set_state(first.get_state())
+    restore_trainer_state(resumed, trainer_state(first))
     resumed.fit(images, labels, batch_size=16, epochs=2, callbacks=[after], verbose=0)
     assert before.losses + after.losses == straight.losses
 

@@ -15,8 +15,8 @@ from gan_cookbook.data import load_mnist
 from gan_cookbook.evaluation.classifier import load_classifier
 from gan_cookbook.evaluation.generation import draw_noise, generate
 from gan_cookbook.images import make_grid, to_uint8
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipes import get
 from gan_cookbook.sampling import load_cooked, sample
 

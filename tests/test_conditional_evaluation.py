@@ -21,8 +21,8 @@ from gan_cookbook.evaluation.classifier import accuracy, load_classifier
 from gan_cookbook.evaluation.generation import draw_labels, draw_noise, generate
 from gan_cookbook.evaluation.scores import label_accuracy
 from gan_cookbook.loaders import Dataset
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import conditional_cooking_generator, cooking_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipes import get
 
 COUNT = 300  # generated, reference and floor images per measurement

@@ -15,9 +15,8 @@ from gan_cookbook.average import AveragedGenerator, average_optimizer
 from gan_cookbook.bench import benchmark
 from gan_cookbook.cli import main
 from gan_cookbook.cook import cook, prepare
-from gan_cookbook.gan_model import build_gan_model
+from gan_cookbook.gan_model import build_gan_model, stack
 from gan_cookbook.images import make_grid
-from gan_cookbook.loop import Noise, stack
 from gan_cookbook.models import (
     CONDITIONINGS,
     conditional_cooking_discriminator,
@@ -27,6 +26,7 @@ from gan_cookbook.models import (
     quick_discriminator,
     quick_generator,
 )
+from gan_cookbook.noise import Noise
 
 SMALL = {"limit": 128, "batch_size": 32, "verbose": 0}
 

@@ -23,8 +23,8 @@ from gan_cookbook.cli import main
 from gan_cookbook.data import DataSource, load_mnist
 from gan_cookbook.evaluation import FRECHET_KEY, EvaluationData, Evaluator
 from gan_cookbook.loaders import Dataset
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import cooking_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.sampling import load_cooked
 
 

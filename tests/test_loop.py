@@ -6,9 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from gan_cookbook.checkpoint import restore_trainer_state, trainer_state
 from gan_cookbook.fused import FusedGANTrainer
-from gan_cookbook.loop import GANTrainer, Noise, NonFiniteLossError, stack
+from gan_cookbook.gan_model import stack
+from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.models import cooking_discriminator, cooking_generator
+from gan_cookbook.noise import Noise
 
 from conftest import StepLosses, StopAt, make_gan, random_images
 
@@ -305,14 +308,14 @@ def test_restored_state_resumes_exactly(stop):
     first.fit(
         images, batch_size=16, epochs=2, callbacks=[before, StopAt(*stop)], verbose=0
     )
-    state = first.get_state()
+    state = trainer_state(first)
     assert (state["progress"]["epoch"], state["progress"]["step"]) == (
         (1, 0) if stop == (0, 3) else (1, 2)
     )
 
     after = StepLosses()
     resumed_generator, resumed_discriminator, _, resumed = make_gan(seed=99)
-    resumed.set_state(state)
+    restore_trainer_state(resumed, state)
     history = resumed.fit(images, batch_size=16, epochs=2, callbacks=[after], verbose=0)
     assert before.losses + after.losses == straight.losses
     for model, twin in (
@@ -347,20 +350,31 @@ def test_non_finite_loss_stops_with_the_step():
 
 
 def test_state_from_another_architecture_is_refused():
-    state = make_gan()[3].get_state()
+    state = trainer_state(make_gan()[3])
     other = make_gan(noise_dim=20)[3]
     with pytest.raises(ValueError, match="another architecture"):
-        other.set_state(state)
+        restore_trainer_state(other, state)
 
 
+ON_JAX = keras.backend.backend() == "jax"
+TORCH_ON_CPU = (
+    keras.backend.backend() == "torch" and keras.ops.zeros(()).device.type == "cpu"
+)
+
+
+@pytest.mark.skipif(ON_JAX, reason="the fused engine runs on JAX: nothing to refuse")
+def test_fused_engine_is_refused_off_jax():
+    generator, discriminator, d_on_g, _ = make_gan()
+    with pytest.raises(ValueError, match="JAX backend only.*Received: engine='fused'"):
+        FusedGANTrainer(generator, discriminator, d_on_g)
+
+
+@pytest.mark.skipif(
+    not ON_JAX,
+    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
+    "on JAX",
+)
 def test_fused_engine_computes_what_the_classic_loop_computes():
-    if keras.backend.backend() != "jax":
-        generator, discriminator, d_on_g, _ = make_gan()
-        with pytest.raises(
-            ValueError, match="JAX backend only.*Received: engine='fused'"
-        ):
-            FusedGANTrainer(generator, discriminator, d_on_g)
-        return
     images = random_images(64)
     runs = {}
     for engine in ("classic", "fused"):
@@ -421,10 +435,11 @@ def test_no_image_or_noise_crosses_to_the_device_in_a_step(monkeypatch, engine):
 def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
     if engine == "fused" and keras.backend.backend() != "jax":
         pytest.skip("the fused engine runs on JAX")
-    if keras.backend.backend() == "torch":
-        # PyTorch 2.13's CPU bfloat16 convolution fails in its backward pass
-        # ("slow_conv2d: grad_weight must be contiguous"), inside Keras' train step.
-        pytest.skip("PyTorch's CPU bfloat16 convolution backward fails")
+    if TORCH_ON_CPU:
+        pytest.skip(
+            "mixed_bfloat16 is refused on PyTorch on the CPU: "
+            "test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu checks it"
+        )
     images = random_images(32)
     losses, models = {}, {}
     for precision in ("float32", "mixed_bfloat16"):
@@ -451,6 +466,28 @@ def test_mixed_bfloat16_trains_like_float32_within_its_precision(engine):
         for key in ("d_loss", "g_loss"):
             assert mixed[key] == pytest.approx(full[key], abs=0.03)
             assert mixed[key] != full[key]  # bfloat16 arithmetic did happen
+
+
+@pytest.mark.skipif(
+    not TORCH_ON_CPU,
+    reason="refused on PyTorch on the CPU only; tests/test_backends.py runs this "
+    "test on PyTorch",
+)
+def test_mixed_bfloat16_is_refused_on_pytorch_on_the_cpu():
+    # PyTorch's CPU bfloat16 convolution fails in its backward pass where it has no
+    # oneDNN bfloat16 kernel ("slow_conv2d: grad_weight must be contiguous"), inside
+    # Keras' train step: the models are refused before they are built.
+    policy = keras.config.dtype_policy()
+    with pytest.raises(
+        ValueError,
+        match=r"torch backend on the cpu device.*precision='float32'.*"
+        r"KERAS_BACKEND=tensorflow or jax.*CUDA GPU\. "
+        r"Received: precision='mixed_bfloat16'$",
+    ):
+        make_gan(precision="mixed_bfloat16")
+    assert keras.config.dtype_policy() == policy
+    logs = make_gan(precision="float32")[3].train_step(random_images(16))
+    assert np.isfinite(logs["d_loss"])  # float32 trains on the same backend
 
 
 @pytest.mark.parametrize("engine", ["classic", "fused"])

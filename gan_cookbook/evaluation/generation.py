@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 if TYPE_CHECKING:
-    from gan_cookbook.loop import Noise
+    from gan_cookbook.noise import Noise
 
 FRECHET_KEY = "frechet_distance"
 """The column of ``history.csv`` (and the key in Keras' logs) ``--eval-every`` fills."""

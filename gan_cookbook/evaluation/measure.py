@@ -31,7 +31,7 @@ from gan_cookbook.evaluation.generation import (
     takes_labels,
 )
 from gan_cookbook.loaders import Dataset
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 
 # The classifier module is imported where it is used: the package's import must not
 # load it, or `python -m gan_cookbook.evaluation.classifier` would run a second copy

@@ -7,7 +7,7 @@ where) or pass ``--data``.
 """
 
 from gan_cookbook.data import load_kmnist
-from gan_cookbook.loop import Noise
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipes.mnist import RECIPE as MNIST
 
 # What is measured and what is reasoned: the architecture, optimizers, batch, epochs

@@ -8,8 +8,8 @@ from functools import partial
 import keras
 
 from gan_cookbook.data import load_mnist
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import quick_discriminator, refined_quick_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe
 
 # Measured with benchmarks/quality_time.py on 2 shared CPU cores (TensorFlow), Fréchet

@@ -8,8 +8,8 @@ from functools import partial
 import keras
 
 from gan_cookbook.data import load_mnist
-from gan_cookbook.loop import Noise
 from gan_cookbook.models import tutorial_discriminator, tutorial_generator
+from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe
 
 RECIPE = Recipe(
