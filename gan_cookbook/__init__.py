@@ -7,8 +7,8 @@ models, and :func:`cook` runs a recipe end to end.
 The names below are imported on first use, so that ``import gan_cookbook`` (and the
 command line's ``--help``) does not start a Keras backend. The package's Keras
 classes that saved models name are registered as soon as Keras is imported
-(:mod:`gan_cookbook.saving`), so ``keras.saving.load_model`` loads every model a run
-saves after ``import gan_cookbook``, whichever of the two is imported first.
+(:mod:`gan_cookbook.keras_objects`), so ``keras.saving.load_model`` loads every model
+a run saves after ``import gan_cookbook``, whichever of the two is imported first.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
     """Finds ``keras`` as Python would and, once its module has run, imports
-    :mod:`gan_cookbook.saving`; then leaves ``sys.meta_path``."""
+    :mod:`gan_cookbook.keras_objects`; then leaves ``sys.meta_path``."""
 
     def find_spec(
         self,
@@ -99,7 +99,7 @@ class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             run_module(module)
-            importlib.import_module("gan_cookbook.saving")
+            importlib.import_module("gan_cookbook.keras_objects")
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -120,6 +120,6 @@ def __dir__() -> list[str]:
 
 # Last: the modules it imports may import the package.
 if "keras" in sys.modules:
-    importlib.import_module("gan_cookbook.saving")
+    importlib.import_module("gan_cookbook.keras_objects")
 else:
     sys.meta_path.insert(0, _RegisterWhenKerasLoads())

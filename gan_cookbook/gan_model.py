@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import keras
-from keras import ops
 
 from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
 from gan_cookbook.choices import ENGINES
+from gan_cookbook.keras_objects import LabelAccuracy
 from gan_cookbook.loop import GANTrainer
 from gan_cookbook.models import precision_scope
 from gan_cookbook.noise import Noise
@@ -92,52 +92,6 @@ def stack(
     d_on_g.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     discriminator.trainable = True
     return d_on_g
-
-
-@keras.saving.register_keras_serializable(package="gan_cookbook")
-class LabelAccuracy(keras.metrics.Metric):
-    """Accuracy of a sigmoid discriminator on the images of one label only.
-
-    ``LabelAccuracy(1, name="real_accuracy")`` is the share of real images that D
-    calls real; ``LabelAccuracy(0, name="fake_accuracy")`` the share of fakes it
-    calls fake. Computed inside the train function, so ``train_on_batch`` returns it
-    with the loss and no extra host sync.
-
-    Args:
-        label: The label (0 or 1) whose images are counted.
-        threshold: Probability above which D says "real". Defaults to 0.5.
-        name: The metric's name.
-    """
-
-    def __init__(
-        self, label: int, threshold: float = 0.5, name: str | None = None, **kwargs: Any
-    ):
-        if label not in (0, 1):
-            raise ValueError(f"`label` must be 0 or 1. Received: label={label!r}")
-        super().__init__(name=name or f"label_{label}_accuracy", **kwargs)
-        self.label = label
-        self.threshold = threshold
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        # Above 0.5, not 1: a smoothed real label (0.9) is still a real image's.
-        y_true = ops.cast(ops.reshape(y_true, (-1,)) > 0.5, "float32")
-        said_real = ops.cast(ops.reshape(y_pred, (-1,)) > self.threshold, "float32")
-        selected = y_true if self.label == 1 else 1.0 - y_true
-        agrees = said_real if self.label == 1 else 1.0 - said_real
-        self.correct.assign_add(ops.sum(selected * agrees))
-        self.count.assign_add(ops.sum(selected))
-
-    def result(self):
-        return ops.divide_no_nan(self.correct, self.count)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "label": self.label,
-            "threshold": self.threshold,
-        }
 
 
 def discriminator_metrics() -> list[keras.metrics.Metric]:

@@ -14,7 +14,6 @@ keep their full precision.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 
 import keras
@@ -25,6 +24,7 @@ from gan_cookbook.checks import check_integer
 # Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
 # needs loss scaling, which the fused engine and the checkpoints do not handle.
 from gan_cookbook.choices import PRECISIONS
+from gan_cookbook.keras_objects import MinibatchStandardDeviation
 from gan_cookbook.pair import check_num_classes
 
 
@@ -370,54 +370,6 @@ def _quick_features(images, filters: int, minibatch_group_size: int | None = Non
     if minibatch_group_size is not None:
         x = MinibatchStandardDeviation(group_size=minibatch_group_size)(x)
     return layers.Flatten()(x)
-
-
-@keras.saving.register_keras_serializable(package="gan_cookbook")
-class MinibatchStandardDeviation(layers.Layer):
-    """One more channel telling D how much the images of a small group differ.
-
-    ProGAN's minibatch standard deviation (Karras et al., ICLR 2018): the standard
-    deviation of each feature over a group of ``group_size`` images, averaged over
-    features and positions, appended to every image of the group as a constant
-    channel. A G that draws the same digit again and again makes groups of fakes
-    that differ less than groups of real images, which D can then see.
-
-    The groups are runs of consecutive images (ProGAN strides them), because the
-    classic loop stacks D's batch as the real images, then as many fakes: with a
-    batch size divisible by ``group_size`` each group is all real or all fake. A
-    batch whose size ``group_size`` does not divide takes groups of the largest size
-    that divides both.
-
-    Takes feature maps ``(batch, height, width, channels)`` and returns them with
-    one channel more.
-
-    Args:
-        group_size: Images per group, at least 2. Defaults to 4 (ProGAN's).
-    """
-
-    def __init__(self, group_size: int = 4, **kwargs):
-        super().__init__(**kwargs)
-        self.group_size = check_integer("group_size", group_size, minimum=2)
-
-    def call(self, inputs):
-        count = inputs.shape[0]
-        # A traced batch of unknown size takes the full groups (and must fit them).
-        group = self.group_size if count is None else math.gcd(count, self.group_size)
-        height, width, channels = inputs.shape[1:]
-        # float32 keeps the small differences that bfloat16 would round away.
-        values = ops.cast(inputs, "float32")
-        groups = ops.reshape(values, (-1, group, height, width, channels))
-        deviation = ops.sqrt(ops.var(groups, axis=1) + 1e-8)
-        per_group = ops.mean(deviation, axis=(1, 2, 3))
-        per_image = ops.repeat(per_group, group, axis=0)
-        feature = ops.ones_like(values[..., :1]) * per_image[:, None, None, None]
-        return ops.concatenate([inputs, ops.cast(feature, inputs.dtype)], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 1)
-
-    def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size}
 
 
 def conditional_quick_generator(

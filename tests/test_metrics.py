@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gan_cookbook.gan_model import LabelAccuracy, discriminator_metrics
+from gan_cookbook.gan_model import discriminator_metrics
+from gan_cookbook.keras_objects import LabelAccuracy
 
 
 def test_label_accuracy_counts_one_label_only():

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from gan_cookbook.keras_objects import MinibatchStandardDeviation
 from gan_cookbook.models import (
-    MinibatchStandardDeviation,
     cooking_discriminator,
     cooking_generator,
     precision_scope,
