@@ -28,6 +28,8 @@ from pathlib import Path
 # benchmarks/run.py, beside this script
 from run import check_choices, child_environment
 
+from gan_cookbook.run_folder import RunFolder
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,15 +68,16 @@ def cook_and_measure(
     seconds = last_written - started
     evaluate = [sys.executable, "-m", "gan_cookbook", "evaluate", str(out)]
     run(evaluate + ["--n", str(arguments.n)], environment, f"evaluating {out}")
-    metrics = json.loads((out / "metrics.json").read_text())
-    settings = json.loads((out / "recipe.json").read_text())
+    folder = RunFolder(out)
+    metrics = json.loads(folder.metrics_path.read_text())
+    record = folder.read_record()
     return {
         "recipe": recipe,
         "engine": engine,
         "precision": precision,
-        "backend": settings["backend"],
-        "epochs": settings["recipe"]["epochs"],
-        "images": settings["data"]["images"],
+        "backend": record.backend,
+        "epochs": record.recipe["epochs"],
+        "images": record.data.images,
         "seconds": seconds,
         "metrics": metrics,
     }
@@ -96,6 +99,15 @@ def machine(environment: dict[str, str]) -> str:
     return result.stdout.strip() or "unknown machine"
 
 
+def kid_text(values: dict) -> str:
+    """KID x 1000 and its standard error over the subsets, as ``evaluate`` shows
+    them (this script imports no Keras: its processes own the GPU)."""
+    error = values.get("kid_standard_error")
+    if error is None:
+        return f"{1000 * values['kid']:.1f}"
+    return f"{1000 * values['kid']:.1f} ± {1000 * error:.1f}"
+
+
 def table(rows: list[dict]) -> str:
     """The Markdown table: each figure beside its real-data floor."""
     lines = [
@@ -112,8 +124,7 @@ def table(rows: list[dict]) -> str:
             f"| {row['recipe']} | {row['engine']} | {row['precision']} "
             f"| {row['backend']} | {row['epochs']} | {row['seconds']:,.0f} "
             f"| {generated['frechet_distance']:.2f} ({floor['frechet_distance']:.2f}) "
-            f"| {1000 * generated['kid']:.0f} ± {1000 * generated['kid_std']:.0f} "
-            f"({1000 * floor['kid']:.0f} ± {1000 * floor['kid_std']:.0f}) "
+            f"| {kid_text(generated)} ({kid_text(floor)}) "
             f"| {generated['classes_covered']} of {classes} "
             f"| {generated['class_kl']:.3f} ({floor['class_kl']:.4f}) |"
         )

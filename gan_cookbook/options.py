@@ -40,8 +40,9 @@ class CookOptions:
         precision: Overrides the recipe's precision: ``"float32"`` or
             ``"mixed_bfloat16"``.
         limit: Train on the first ``limit`` images only. Defaults to all.
-        data: A file or folder to train on instead of the recipe's data, made
-            absolute so that a resume from elsewhere finds it.
+        data: A file or folder to train on instead of the recipe's data;
+            ``recipe.json`` records it absolute, so that a resume from elsewhere
+            finds it.
         resize: How ``data`` images of another size become 28x28. Defaults to
             Lanczos (:data:`~gan_cookbook.pixels.DEFAULT_RESIZE`).
         skip_bad_images: Leave out images in ``data`` that Pillow cannot read.
@@ -105,12 +106,10 @@ class CookOptions:
     @classmethod
     def given(cls, **options: Any) -> CookOptions:
         """The options of a call: ``None`` (and ``skip_bad_images=False``) is "not
-        given"; ``data`` and ``tensorboard`` become path strings, ``data`` absolute.
-        """
-        if options.get("data") is not None:
-            options["data"] = str(Path(options["data"]).resolve())
-        if options.get("tensorboard") is not None:
-            options["tensorboard"] = str(options["tensorboard"])
+        given"; ``data`` and ``tensorboard`` become path strings."""
+        for name in ("data", "tensorboard"):
+            if options.get(name) is not None:
+                options[name] = str(options[name])
         if options.get("skip_bad_images") is False:
             options["skip_bad_images"] = None
         return cls(**options)
@@ -130,6 +129,8 @@ class CookOptions:
         """The options given, as ``recipe.json`` records them: without ``None``s,
         and without ``eval_count`` when nothing is evaluated."""
         values = dataclasses.asdict(self)
+        if self.data is not None:
+            values["data"] = str(Path(self.data).resolve())
         if self.eval_every is None:
             values["eval_count"] = None
         return {name: value for name, value in values.items() if value is not None}

@@ -29,7 +29,7 @@ from gan_cookbook.evaluate import evaluate
 from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipe_file import recipe_source
-from gan_cookbook.run_folder import SETTINGS_FILE, json_ready
+from gan_cookbook.run_folder import RunFolder, json_ready
 from gan_cookbook.search_space import recipe_changes, used_values
 from gan_cookbook.trials import (
     OBJECTIVE,
@@ -349,7 +349,7 @@ class Search:
                 callbacks=callbacks,
                 # A rerun of a trial that was in flight when the search stopped
                 # starts it again; cook refuses a folder that holds no run.
-                overwrite=(folder / SETTINGS_FILE).is_file(),
+                overwrite=RunFolder(folder).is_run(),
             )
         except ValueError as error:
             # Settings these data cannot take: a batch larger than the images, ...

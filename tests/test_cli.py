@@ -15,6 +15,7 @@ from PIL import Image
 from gan_cookbook import recipes
 from gan_cookbook.cli import main
 from gan_cookbook.cook import cook, prepare
+from gan_cookbook.recipe import load_recipe_file
 
 from conftest import write_npz
 
@@ -160,12 +161,13 @@ def test_recipe_file_errors_name_the_file(tmp_path):
     assert result.exit_code == 2 and "expected a Recipe named RECIPE" in result.output
 
 
-def test_list_shows_the_builtin_recipes():
+def test_list_shows_the_builtin_recipes_and_the_examples():
     result = invoke("list")
     assert result.exit_code == 0
-    assert [line.split()[0] for line in result.output.splitlines()] == list(
-        recipes.BUILTIN
-    )
+    builtin, examples = result.output.split("\n\n")
+    assert [line.split()[0] for line in builtin.splitlines()] == list(recipes.BUILTIN)
+    assert "gan-cookbook copy-recipe NAME" in examples
+    assert "image_folder" in examples
 
 
 def test_prepare_applies_overrides_and_checks_shapes(tmp_path):
@@ -208,3 +210,31 @@ def test_mnist_quick_cooks_end_to_end_and_samples_its_average(tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(grid) as picture:
         assert picture.size == (3 * 30 + 2, 3 * 30 + 2)
+
+
+def test_copy_recipe_writes_a_file_that_cooks_and_never_overwrites(tmp_path):
+    result = invoke("copy-recipe", "image_folder", tmp_path)
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "image_folder.py"
+    assert f"gan-cookbook cook {written}" in result.output
+    assert load_recipe_file(written).name == "image_folder"
+    again = invoke("copy-recipe", "image_folder", tmp_path)
+    assert again.exit_code == 2
+    assert f"DESTINATION {written} already exists" in " ".join(again.output.split())
+    unknown = invoke("copy-recipe", "no_such_recipe", tmp_path)
+    assert unknown.exit_code == 2
+    assert "example recipe files: " in " ".join(unknown.output.split())
+
+
+def test_resume_says_what_is_wrong_with_the_folder(tmp_path):
+    missing = invoke("resume", tmp_path / "missing")
+    assert missing.exit_code == 2
+    assert "missing: does not exist. Expected the --out folder" in " ".join(
+        missing.output.split()
+    )
+    (tmp_path / "empty").mkdir()
+    empty = invoke("resume", tmp_path / "empty")
+    assert empty.exit_code == 2
+    assert "is not a run folder (it holds no recipe.json)" in " ".join(
+        empty.output.split()
+    )

@@ -72,6 +72,30 @@ def test_the_logger_uses_the_resumed_bar_and_estimates_the_whole_run(
     assert logger.estimate in capsys.readouterr().out
 
 
+def test_a_run_stopped_within_an_epoch_ends_the_bars_line(capsys):
+    logger = ProgressLogger()
+    logger.set_params({"verbose": 1, "epochs": 2, "steps": 10})
+    logger.on_train_begin()
+    logger.on_epoch_begin(0)
+    for batch in range(3):
+        logger.on_train_batch_begin(batch)
+        logger.on_train_batch_end(batch, {"d_loss": 0.5})
+    capsys.readouterr()
+    logger.on_train_end()
+    # What the command prints next (where it stopped) starts a line of its own.
+    assert capsys.readouterr().out == "\n"
+    # At an epoch's end the bar has ended its line already: nothing more.
+    logger.on_train_begin()
+    logger.on_epoch_begin(1)
+    for batch in range(10):
+        logger.on_train_batch_begin(batch)
+        logger.on_train_batch_end(batch, {"d_loss": 0.5})
+    logger.on_epoch_end(1, {"d_loss": 0.5})
+    capsys.readouterr()
+    logger.on_train_end()
+    assert capsys.readouterr().out == ""
+
+
 def test_format_duration():
     assert format_duration(12.4) == "12 s"
     assert format_duration(250) == "4 min 10 s"

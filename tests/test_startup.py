@@ -67,6 +67,9 @@ def python(code, env=None, **options):
         (["cook", "no_such_recipe"], 2),
         (["cook", "mnist", "--epochs", "0"], 2),
         (["resume", "/no/such/run"], 2),
+        (["sample", "/no/such/run"], 2),
+        (["evaluate", "/no/such/run"], 2),
+        (["copy-recipe", "no_such_recipe"], 2),
     ],
 )
 def test_help_list_and_usage_errors_start_no_backend(arguments, code):
