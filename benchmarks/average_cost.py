@@ -31,7 +31,7 @@ def main() -> None:
     launch.start_keras()
     from step_cost import interleaved_medians, report
 
-    from gan_cookbook.cli import resolve_recipe
+    from gan_cookbook.recipes import resolve as resolve_recipe
 
     recipe = resolve_recipe(arguments.recipe)
     decay = arguments.decay if arguments.decay is not None else recipe.average

@@ -59,7 +59,7 @@ def main() -> None:
     from gan_cookbook import launch
 
     launch.start_keras()
-    from gan_cookbook.cli import resolve_recipe
+    from gan_cookbook.recipes import resolve as resolve_recipe
 
     names = arguments.recipes.split(",")
     if len(names) < 2:

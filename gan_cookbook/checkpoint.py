@@ -104,7 +104,6 @@ def restore_trainer_state(
         ValueError: the state holds another number of variables, or variables of
             other shapes: it comes from another architecture or optimizer.
     """
-    from gan_cookbook.loop import Progress
 
     arrays = state["arrays"]
     for group, variables in trainer.state_variables().items():
@@ -128,7 +127,8 @@ def restore_trainer_state(
                 )
             variable.assign(value)
     progress = state["progress"]
-    trainer.progress = Progress(
+    # The trainer's own Progress type, so this module needs not import the loop.
+    trainer.progress = type(trainer.progress)(
         epoch=int(progress["epoch"]),
         step=int(progress["step"]),
         totals={key: float(value) for key, value in progress["totals"].items()},

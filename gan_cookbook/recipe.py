@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from gan_cookbook.average import check_decay
+from gan_cookbook.checks import check_integer
 from gan_cookbook.loaders import Dataset
 from gan_cookbook.models import check_precision
 from gan_cookbook.noise import Noise, check_real_label
@@ -103,12 +104,9 @@ class Recipe:
             ("grid_size", 1),
             ("seed", 0),
         ):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(
-                    f"`{field}` must be an integer of at least {low}. "
-                    f"Received: {field}={value!r}"
-                )
+            # A NumPy integer is kept as an int: recipe.json holds it as a number.
+            value = check_integer(field, getattr(self, field), low)
+            object.__setattr__(self, field, value)
         if not isinstance(self.noise, Noise):
             raise ValueError(
                 f"`noise` must be a gan_cookbook.Noise. Received: noise={self.noise!r}"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gan_cookbook.checkpoint import list_checkpoints, write_json
+from gan_cookbook.checks import is_integer
 
 if TYPE_CHECKING:
     from gan_cookbook.data import DataSource
@@ -112,11 +113,7 @@ class DataRecord:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DataRecord:
         num_classes = data.get("num_classes")
-        valid_classes = (
-            isinstance(num_classes, int)
-            and not isinstance(num_classes, bool)
-            and num_classes > 0
-        )
+        valid_classes = is_integer(num_classes) and num_classes > 0
         identity = data.get("identity")
         return cls(
             source=data.get("source") if isinstance(data.get("source"), str) else None,

@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from gan_cookbook.checks import is_integer
 from gan_cookbook.data import DataSource
 from gan_cookbook.evaluation.generation import (
     draw_noise,
@@ -237,11 +238,7 @@ def check_label(cooked: Cooked, label: int | None) -> None:
             "noise only: the run is not conditional. Received: "
             f"label={label!r}"
         )
-    if (
-        isinstance(label, bool)
-        or not isinstance(label, (int, np.integer))
-        or not 0 <= label < cooked.num_classes
-    ):
+    if not is_integer(label) or not 0 <= label < cooked.num_classes:
         raise ValueError(
             f"`label` must be one of the generator's {cooked.num_classes} classes, "
             f"an integer from 0 to {cooked.num_classes - 1}. Received: label={label!r}"

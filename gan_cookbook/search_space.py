@@ -27,6 +27,7 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_types
 
 from gan_cookbook.average import check_decay
+from gan_cookbook.checks import is_integer
 from gan_cookbook.noise import Noise
 from gan_cookbook.recipe import Recipe, load_recipe_file
 
@@ -84,7 +85,7 @@ def is_number(value: Any) -> bool:
 
 def is_whole(value: Any) -> bool:
     """Whether ``value`` is an int, and not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and is_integer(value)
 
 
 _NOISE = re.compile(

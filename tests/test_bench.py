@@ -147,9 +147,10 @@ def test_reference_step_trains_each_model_in_its_own_phase():
 def test_bench_backend_option_reruns_on_another_backend(monkeypatch):
     import keras
 
-    from gan_cookbook import cli
+    from gan_cookbook.choices import BACKENDS
+    from gan_cookbook.cli import tools as cli
 
-    other = next(name for name in cli.BACKENDS if name != keras.backend.backend())
+    other = next(name for name in BACKENDS if name != keras.backend.backend())
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: object())
     calls = []
 

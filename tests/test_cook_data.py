@@ -44,7 +44,7 @@ def test_cook_a_user_recipe_file_on_a_colour_image_folder(tmp_path):
         "--epochs", "1", "--batch-size", "16", "--resize", "area", "--out", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert f"Cooking image_folder on 32 images of {data} for 1 epochs" in result.output
+    assert f"Cooking image_folder on 32 images of {data} for 1 epoch" in result.output
     settings = json.loads((out / "recipe.json").read_text())
     assert settings["data"] == {
         "source": str(data),
@@ -133,7 +133,13 @@ def test_list_with_path_shows_recipe_files_and_broken_ones(tmp_path):
     lines = result.output.splitlines()
     builtin = len(recipes.BUILTIN)
     assert [line.split()[0] for line in lines[:builtin]] == list(recipes.BUILTIN)
-    assert lines[builtin:][:2] == ["", f"Recipe files in {tmp_path}:"]
+    assert lines[builtin:][:4] == [
+        "",
+        "Example recipe files, to copy and edit (gan-cookbook copy-recipe NAME): "
+        + ", ".join(recipes.examples()),
+        "",
+        f"Recipe files in {tmp_path}:",
+    ]
     assert any(
         line.startswith(str(tmp_path / "broken.py"))
         and line.endswith("the recipe file failed to run: RuntimeError: oops")

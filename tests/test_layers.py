@@ -74,17 +74,17 @@ def imported_names(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def dependencies(name: str) -> set[str]:
-    """The package's modules that ``name`` imports (a package's ``__init__``
-    counts as imported with any of its modules, as Python runs it)."""
+    """The package's modules that ``name`` imports by name: ``from a.b import c``
+    imports ``a.b``, or ``a.b.c`` when that is a module. (Python also runs the
+    ``__init__`` of each package above a module; a package's own modules may import
+    each other as its ``__init__`` imports them, and that is not counted.)"""
     deps = set()
     for module, names in imported_names(MODULES[name]):
-        candidates = [module, *(f"{module}.{taken}" for taken in names)]
-        for candidate in candidates:
-            parts = candidate.split(".")
-            for end in range(2, len(parts) + 1):
-                prefix = ".".join(parts[:end])
-                if prefix in MODULES and prefix != name:
-                    deps.add(prefix)
+        submodules = [f"{module}.{taken}" for taken in names]
+        found = [candidate for candidate in submodules if candidate in MODULES]
+        if module in MODULES and (not names or len(found) < len(submodules)):
+            found.append(module)
+        deps.update(candidate for candidate in found if candidate != name)
     return deps
 
 

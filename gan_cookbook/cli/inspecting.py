@@ -135,9 +135,9 @@ def sample(
     recipe: str | None,
 ) -> None:
     """Draw a grid of samples from a run folder or a generator.keras."""
+    cooked, _ = load_for_command(run_or_model, recipe, load_recipe_data=False)
     from gan_cookbook.sampling import save_samples
 
-    cooked, _ = load_for_command(run_or_model, recipe, load_recipe_data=False)
     try:
         images = save_samples(
             cooked, out, count, seed, npz=npz, columns=columns, scale=scale, label=label
@@ -225,9 +225,9 @@ def interpolate(
     recipe: str | None,
 ) -> None:
     """Walk between random points of the noise space, as an animated GIF."""
+    cooked, _ = load_for_command(run_or_model, recipe, load_recipe_data=False)
     from gan_cookbook.sampling import save_interpolation
 
-    cooked, _ = load_for_command(run_or_model, recipe, load_recipe_data=False)
     try:
         written = save_interpolation(
             cooked,
@@ -306,10 +306,10 @@ def evaluate(
     A run that averages G's weights is measured on the average (generator.keras);
     give RUN/generator_raw.keras, or --compare-raw, for the trained generator.
     """
+    cooked, resolved = load_for_command(run_or_model, recipe)
     from gan_cookbook.evaluate import evaluate as measure
     from gan_cookbook.evaluation import table
 
-    cooked, resolved = load_for_command(run_or_model, recipe)
     try:
         evaluation = measure(
             run_or_model,
