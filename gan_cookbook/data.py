@@ -291,21 +291,9 @@ def load_image_folder(
     resize: str = DEFAULT_RESIZE,
     skip_bad_images: bool = False,
 ) -> Dataset:
-    """Reads every image in ``folder`` and its subfolders with Pillow.
-
-    Images are taken in the sorted order of their paths, so the order is the same on
-    every machine. When every image lies in a subfolder, the first-level subfolder's
-    name is the image's class: labels count the sorted class names from 0.
-
-    Args:
-        folder: A folder of PNG, JPEG, BMP, GIF, TIFF, WebP or PNM images.
-        channels: 1 (grayscale) or 3 (RGB). Defaults to 1 when every image is
-            grayscale, else 3.
-        resize: A :data:`~gan_cookbook.pixels.RESIZE_METHODS` name: images of another
-            size are cropped to a centred square and resized to 28x28 with it.
-            ``"none"`` makes them an error.
-        skip_bad_images: Leave out files Pillow cannot read instead of stopping.
-    """
+    """Reads every image in ``folder`` and its subfolders, as
+    :func:`~gan_cookbook.loaders.read_image_folder` does (its arguments are
+    described there), and records the folder as the dataset's identity."""
     dataset = read_image_folder(folder, channels, resize, skip_bad_images)
     identity = DataSource(
         "folder",

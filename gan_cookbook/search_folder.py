@@ -181,9 +181,8 @@ def write_search_file(out: Path, settings: dict[str, Any]) -> None:
         )
 
 
-class StopSearch(keras_tuner.errors.FatalError):
-    """A signal stopped the search in a trial: carried out of KerasTuner's search
-    loop, which would otherwise record the trial as failed and go on.
+class SearchStopped(RuntimeError):
+    """A signal stopped the search in a trial; running it again continues it.
 
     Attributes:
         exit_code: The exit status a command line should end with (130 for SIGINT,
@@ -193,6 +192,19 @@ class StopSearch(keras_tuner.errors.FatalError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class StopSearch(keras_tuner.errors.FatalError):
+    """Carries a :class:`SearchStopped` out of KerasTuner's search loop, which
+    would otherwise record the trial as failed and go on.
+
+    Attributes:
+        stopped: The :class:`SearchStopped`.
+    """
+
+    def __init__(self, stopped: SearchStopped):
+        super().__init__(str(stopped))
+        self.stopped = stopped
 
 
 class CannotMeasure(keras_tuner.errors.FatalError):
@@ -362,10 +374,12 @@ class Search:
             if stopped.exit_code == 1:  # a NaN or infinite loss
                 raise keras_tuner.errors.FailedTrialError(str(stopped)) from None
             raise StopSearch(
-                f"Stopped in trial {trial_id}: {stopped} The search keeps every "
-                "finished trial; run it again to continue it (trial "
-                f"{trial_id} starts again).",
-                stopped.exit_code,
+                SearchStopped(
+                    f"Stopped in trial {trial_id}: {stopped} The search keeps every "
+                    "finished trial; run it again to continue it (trial "
+                    f"{trial_id} starts again).",
+                    stopped.exit_code,
+                )
             ) from None
         # Measured as `gan-cookbook evaluate` measures a run: its generator.keras
         # (the average, when the recipe keeps one), into its metrics.json.

@@ -62,6 +62,7 @@ from gan_cookbook.recipe import Recipe
 from gan_cookbook.search_folder import (
     CannotMeasure,
     Search,
+    SearchStopped,
     StopSearch,
     check_out,
     search_settings,
@@ -81,18 +82,7 @@ STATE_FOLDER = "keras_tuner"
 
 DEFAULT_COUNT = 10000
 
-
-class SearchStopped(RuntimeError):
-    """A signal stopped the search in a trial; running it again continues it.
-
-    Attributes:
-        exit_code: The exit status a command line should end with (130 for SIGINT,
-            143 for SIGTERM).
-    """
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+__all__ = ["SearchResult", "SearchStopped", "tune"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -363,7 +353,7 @@ def _run(state: Search, tuner: _RecipeTuner, oracle: keras_tuner.Oracle) -> None
         if not finished:
             tuner.search(verbose=0)
     except StopSearch as stop:
-        raise SearchStopped(str(stop), stop.exit_code) from None
+        raise stop.stopped from None
     except CannotMeasure as fatal:
         raise fatal.error from None
     finally:
