@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from gan_cookbook.loop import GANTrainer
+from gan_cookbook.loop import GANTrainer, mean_logs
 from gan_cookbook.noise import Noise
 
 StepFunction = Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
@@ -45,6 +45,8 @@ class FusedGANTrainer(GANTrainer):
         seed: int | None = None,
         real_label: float = 1.0,
         num_classes: int | None = None,
+        objective: Any = "standard",
+        d_steps: int = 1,
     ):
         if keras.backend.backend() != "jax":
             raise ValueError(
@@ -53,7 +55,15 @@ class FusedGANTrainer(GANTrainer):
                 f"Received: engine='fused' on backend {keras.backend.backend()!r}"
             )
         super().__init__(
-            generator, discriminator, d_on_g, noise, seed, real_label, num_classes
+            generator,
+            discriminator,
+            d_on_g,
+            noise,
+            seed,
+            real_label,
+            num_classes,
+            objective,
+            d_steps,
         )
         self._compiled_step: StepFunction | None = None
 
@@ -139,29 +149,34 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
                 put(group, new_values)
             return logs
 
-        # D's inputs and G's: images and noise, or [images, labels] and
-        # [noise, labels] for a conditional pair (lists: a tuple would be (x, y)).
-        (d_inputs, g_inputs), fake_values = fake_batch.stateless_call(
-            get(fake_state[0]), get(fake_state[1]), *batch, training=True
-        )
-        put(fake_state[1], fake_values)
-        d_logs = train(
-            discriminator,
-            discriminator_state,
-            reset_values[0],
-            (d_inputs, d_labels),
-            True,
-        )
-        g_logs = train(
-            d_on_g, d_on_g_state, reset_values[1], (g_inputs, g_labels), False
-        )
+        real_images, real_labels = (*batch, None)[:2]
+        batch_size = trainer.block_batch_size(real_images)
+        d_logs = []
+        # d_steps D updates, unrolled: each on its own real batch and fresh fakes.
+        for start in range(0, batch_size * trainer.d_steps, batch_size):
+            # D's inputs and G's: images and noise, or [images, labels] and
+            # [noise, labels] for a conditional pair (lists: a tuple is (x, y)).
+            (d_inputs, g_inputs), fake_values = fake_batch.stateless_call(
+                get(fake_state[0]),
+                get(fake_state[1]),
+                *trainer.d_step_batch(real_images, real_labels, start, batch_size),
+                training=True,
+            )
+            put(fake_state[1], fake_values)
+            d_data, g_data = trainer.model_batches(
+                d_inputs, g_inputs, d_labels, g_labels
+            )
+            d_logs.append(
+                train(discriminator, discriminator_state, reset_values[0], d_data, True)
+            )
+        g_logs = train(d_on_g, d_on_g_state, reset_values[1], g_data, False)
         discriminator.trainable = True
-        return d_logs, g_logs, values
+        return mean_logs(d_logs), g_logs, values
 
     compiled = jax.jit(step)
 
     def call(*batch: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        d_labels, g_labels = trainer.labels_for(int(batch[0].shape[0]))
+        d_labels, g_labels = trainer.labels_for(trainer.block_batch_size(batch[0]))
         d_logs, g_logs, values = compiled(
             [variable.value for variable in variables],
             reset_values,

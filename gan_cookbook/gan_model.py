@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
+from gan_cookbook import objectives
 from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
 from gan_cookbook.choices import ENGINES
 from gan_cookbook.keras_objects import LabelAccuracy
 from gan_cookbook.loop import GANTrainer
 from gan_cookbook.models import precision_scope
 from gan_cookbook.noise import Noise
-from gan_cookbook.pair import check_pair
+from gan_cookbook.pair import check_pair, is_auxiliary_classifier
 from gan_cookbook.schedule import decaying_optimizer
 
 if TYPE_CHECKING:
@@ -46,14 +47,19 @@ def stack(
     still sets ``discriminator.trainable`` before every call, which Keras 3 needs.
 
     A conditional pair (G takes ``[noise, labels]``, D takes ``[images, labels]``)
-    stacks as ``[noise, labels] -> D([G([noise, labels]), labels])``.
+    stacks as ``[noise, labels] -> D([G([noise, labels]), labels])``; an
+    auxiliary classifier (D takes images and outputs ``[validity, classes]``) as
+    ``[noise, labels] -> D(G([noise, labels]))``, its class head compiled with
+    sparse categorical cross-entropy.
 
     Args:
         generator: The generator, noise (and labels) in, images out.
         discriminator: The compiled discriminator, images (and labels) in, one
             probability out.
         optimizer: G's optimizer (a fresh one: D's optimizer must not be shared).
-        loss: The loss, on D's probability. Defaults to binary cross-entropy.
+        loss: The loss on D's output: the objective's ``generator_loss``
+            (:mod:`gan_cookbook.objectives`). Defaults to binary cross-entropy,
+            the standard objective's.
         metrics: Metrics to compile ``d_on_g`` with. Defaults to none.
         name: The stacked model's name. Defaults to ``"d_on_g"``.
 
@@ -79,13 +85,27 @@ def stack(
             f"discriminator input {discriminator.input_shape}"
         )
     noise = keras.Input(shape=generator.inputs[0].shape[1:], name="noise")
+    auxiliary = is_auxiliary_classifier(generator, discriminator)
     if conditional:
         label_input = generator.inputs[1]
         labels = keras.Input(
             shape=label_input.shape[1:], dtype=label_input.dtype, name="labels"
         )
-        probability = discriminator([generator([noise, labels]), labels])
-        d_on_g = keras.Model([noise, labels], probability, name=name)
+        images = generator([noise, labels])
+        if auxiliary:
+            # Named as D's heads, so d_on_g's logs read g_validity_loss and
+            # g_class_loss.
+            output = [
+                keras.layers.Identity(name=head_name)(head)
+                for head_name, head in zip(
+                    discriminator.output_names, discriminator(images), strict=True
+                )
+            ]
+        else:
+            output = discriminator([images, labels])
+        d_on_g = keras.Model([noise, labels], output, name=name)
+        if auxiliary and not isinstance(loss, (list, tuple, dict)):
+            loss = [loss, objectives.CLASS_LOSS]
     else:
         d_on_g = keras.Model(noise, discriminator(generator(noise)), name=name)
     discriminator.trainable = False
@@ -94,12 +114,23 @@ def stack(
     return d_on_g
 
 
-def discriminator_metrics() -> list[keras.metrics.Metric]:
+def discriminator_metrics(
+    objective: str | objectives.Objective = "standard",
+) -> list[keras.metrics.Metric]:
     """D's accuracy on real images and on fakes, named ``real_accuracy`` and
-    ``fake_accuracy`` (``d_real_accuracy`` and ``d_fake_accuracy`` in the logs)."""
+    ``fake_accuracy`` (``d_real_accuracy`` and ``d_fake_accuracy`` in the logs).
+
+    D calls an image real above the midpoint of the objective's targets (0.5 for
+    targets 1 and 0, 0 for the hinge's 1 and -1). A Wasserstein critic's score has
+    no midpoint (only differences of scores mean anything): none for it.
+    """
+    objective = objectives.get(objective)
+    if objective.name == "wasserstein":
+        return []
+    threshold = (objective.real_target + objective.fake_target) / 2
     return [
-        LabelAccuracy(1, name="real_accuracy"),
-        LabelAccuracy(0, name="fake_accuracy"),
+        LabelAccuracy(1, threshold, name="real_accuracy"),
+        LabelAccuracy(0, threshold, name="fake_accuracy"),
     ]
 
 
@@ -199,20 +230,27 @@ def build_gan_model(
             optimizer = decaying_optimizer(optimizer, steps)
         return optimizer
 
+    objective = objectives.get(recipe.objective)
+    d_loss = recipe.loss or objective.discriminator_loss
+    g_loss = recipe.loss or objective.generator_loss
     keras.utils.set_random_seed(recipe.seed if seed is None else seed)
     with precision_scope(recipe.precision):
         generator = recipe.build_generator(recipe.noise_dim, image_shape, *classes)
         discriminator = recipe.build_discriminator(image_shape, *classes)
+        metrics: list[Any] = discriminator_metrics(objective)
+        if is_auxiliary_classifier(generator, discriminator):
+            d_loss = [d_loss, objectives.CLASS_LOSS]
+            metrics = [metrics, ["sparse_categorical_accuracy"]]
         discriminator.compile(
             optimizer=optimizer_of(recipe.discriminator_optimizer),
-            loss=recipe.loss,
-            metrics=discriminator_metrics(),
+            loss=d_loss,
+            metrics=metrics,
         )
         generator_optimizer = optimizer_of(recipe.generator_optimizer)
         if recipe.average is not None:
             generator_optimizer = average_optimizer(generator_optimizer, recipe.average)
-        d_on_g = stack(generator, discriminator, generator_optimizer, recipe.loss)
-        generator.compile(optimizer=d_on_g.optimizer, loss=recipe.loss)
+        d_on_g = stack(generator, discriminator, generator_optimizer, g_loss)
+        generator.compile(optimizer=d_on_g.optimizer, loss=g_loss)
     return GANModel(generator, discriminator, d_on_g)
 
 
@@ -249,6 +287,8 @@ def make_trainer(
     engine: str = "classic",
     real_label: float = 1.0,
     num_classes: int | None = None,
+    objective: str | objectives.Objective = "standard",
+    d_steps: int = 1,
 ) -> GANTrainer:
     """The trainer of ``gan_model`` for an engine.
 
@@ -264,6 +304,9 @@ def make_trainer(
             Defaults to 1.
         num_classes: The number of classes of a conditional pair; ``None`` (the
             default) for models that take no labels.
+        objective: The objective the models were compiled for
+            (:mod:`gan_cookbook.objectives`). Defaults to ``"standard"``.
+        d_steps: D updates per G update. Defaults to 1.
     """
     if engine not in ENGINES:
         raise ValueError(
@@ -282,6 +325,8 @@ def make_trainer(
         seed,
         real_label,
         num_classes,
+        objective,
+        d_steps,
     )
 
 

@@ -1,8 +1,11 @@
-"""The package's own Keras classes, which saved models name: a layer and a metric.
+"""The package's own Keras classes, which saved models name: a layer, a metric, a
+loss and a constraint.
 
 ``discriminator.keras`` names ``gan_cookbook>MinibatchStandardDeviation`` (the
-quick recipes' D) and ``gan_cookbook>LabelAccuracy`` (the metrics D is compiled
-with). Keras finds a class by that name once this module has been imported:
+quick recipes' D), ``gan_cookbook>LabelAccuracy`` (the metrics D is compiled
+with), ``gan_cookbook>WassersteinLoss`` (the critic losses of
+:mod:`gan_cookbook.objectives`) and ``gan_cookbook>ClipWeights`` (a clipped
+critic's weights). Keras finds a class by that name once this module has been imported:
 ``import gan_cookbook`` imports it as soon as Keras is imported, so every saved model
 loads with ``keras.saving.load_model``. It imports nothing of the package but
 :mod:`gan_cookbook.checks`, so it can be imported at any moment after Keras.
@@ -111,3 +114,57 @@ class LabelAccuracy(keras.metrics.Metric):
             "label": self.label,
             "threshold": self.threshold,
         }
+
+
+@keras.saving.register_keras_serializable(package="gan_cookbook")
+class WassersteinLoss(keras.losses.Loss):
+    """The mean of ``y_true * y_pred``: a critic's score, signed by its target.
+
+    With targets -1 for real images and +1 for fakes, a critic that minimises it
+    maximises ``mean(D(real)) - mean(D(fake))``, the Wasserstein estimate of
+    Arjovsky et al. (2017); with target -1 for G's images through ``d_on_g``, G
+    maximises ``mean(D(G(z)))``, which is also the hinge objective's G loss (Lim
+    and Ye, 2017). The targets are :mod:`gan_cookbook.objectives`'s.
+    """
+
+    def __init__(self, name: str = "wasserstein", **kwargs: Any):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        return ops.mean(y_true * y_pred, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="gan_cookbook")
+class ClipWeights(keras.constraints.Constraint):
+    """Keeps every value of a weight within ``[-clip_value, clip_value]``.
+
+    A WGAN critic's weight clipping (Arjovsky et al., 2017) the Keras way: given as a
+    layer's ``kernel_constraint`` and ``bias_constraint``, it is applied by the
+    optimizer after every update of that weight, so a critic trained with
+    ``train_on_batch`` is clipped after each of its steps and never while it is
+    frozen inside ``d_on_g``.
+
+    Args:
+        clip_value: The bound, greater than 0. WGAN's is 0.01.
+    """
+
+    def __init__(self, clip_value: float = 0.01):
+        if (
+            isinstance(clip_value, bool)
+            or not isinstance(clip_value, (int, float))
+            or not clip_value > 0
+            or not math.isfinite(clip_value)
+        ):
+            raise ValueError(
+                "`clip_value` must be a number greater than 0, such as 0.01. "
+                f"Received: clip_value={clip_value!r}"
+            )
+        self.clip_value = float(clip_value)
+
+    def __call__(self, w):
+        return ops.clip(w, -self.clip_value, self.clip_value)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"clip_value": self.clip_value}

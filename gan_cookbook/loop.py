@@ -43,89 +43,18 @@ import keras
 import numpy as np
 from keras import ops
 
-from gan_cookbook import backend, pair
+from gan_cookbook import backend, objectives, pair
 from gan_cookbook.checks import check_integer
+from gan_cookbook.fake_batch import FakeBatch, class_logits
 from gan_cookbook.noise import Noise, check_real_label
 from gan_cookbook.progress import ProgressLogger
 
 
-def class_logits(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """The log-frequencies of ``labels``' classes, what fakes' labels are drawn
-    from; a class with no label gets a logit no draw picks."""
-    counts = np.bincount(labels.reshape(-1), minlength=num_classes).astype("float64")
-    with np.errstate(divide="ignore"):
-        logits = np.log(counts / counts.sum())
-    return np.where(counts > 0, logits, -1e9).astype("float32")
-
-
-class FakeBatch(keras.Layer):
-    """Draws noise, makes fakes with G in training mode, and joins them to a real batch.
-
-    A Keras layer so that :func:`gan_cookbook.backend.compile_training_call` (and the
-    fused engine) can compile it: noise is drawn on the device with a
-    ``SeedGenerator`` and the fakes never leave the device. Called on a batch of real
-    images, it returns D's images (the real half first, then as many fakes) and a
-    fresh batch of noise for G's step.
-
-    For a conditional G (``num_classes`` given), called on real images and their
-    labels, it draws the fakes' labels on the device too, from
-    :attr:`class_logits` (uniform until :meth:`GANTrainer.fit` sets the training
-    labels' frequencies), and returns D's inputs ``[images, labels]`` and G's
-    ``[noise, labels]``.
-    """
-
-    def __init__(
-        self,
-        generator: keras.Model,
-        noise: Noise,
-        seed: int | None,
-        num_classes: int | None = None,
-    ):
-        super().__init__(name="fake_batch")
-        self.generator = generator
-        self.noise = noise
-        self.noise_dim = generator.inputs[0].shape[-1]
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.num_classes = num_classes
-        if num_classes is not None:
-            self.label_shape = tuple(generator.inputs[1].shape[1:])
-            self.class_logits = self.add_weight(
-                shape=(num_classes,),
-                initializer="zeros",
-                trainable=False,
-                name="class_logits",
-            )
-        self.built = True
-
-    def draw_labels(self, batch_size: Any) -> Any:
-        """``batch_size`` class labels drawn from :attr:`class_logits`, as int32."""
-        labels = keras.random.categorical(
-            ops.expand_dims(self.class_logits, 0),
-            batch_size,
-            dtype="int32",
-            seed=self.seed_generator,
-        )
-        return ops.reshape(labels, (-1, *self.label_shape))
-
-    def call(self, real_images, real_labels=None, training=True):
-        batch_size = ops.shape(real_images)[0]
-        noise_for_d = self.noise.sample(
-            (batch_size, self.noise_dim), seed=self.seed_generator
-        )
-        conditional = self.num_classes is not None
-        if conditional:
-            labels_for_d = self.draw_labels(batch_size)
-            fakes = self.generator([noise_for_d, labels_for_d], training=training)
-        else:
-            fakes = self.generator(noise_for_d, training=training)
-        images = ops.concatenate([real_images, ops.cast(fakes, real_images.dtype)])
-        noise_for_g = self.noise.sample(
-            (batch_size, self.noise_dim), seed=self.seed_generator
-        )
-        if not conditional:
-            return images, noise_for_g
-        labels = ops.concatenate([ops.cast(real_labels, "int32"), labels_for_d])
-        return [images, labels], [noise_for_g, self.draw_labels(batch_size)]
+def mean_logs(logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of each log over several D updates (one D update: its logs)."""
+    if len(logs) == 1:
+        return logs[0]
+    return {key: sum(each[key] for each in logs) / len(logs) for key in logs[0]}
 
 
 def step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
@@ -177,7 +106,16 @@ class GANTrainer:
     back as it was found when :meth:`train_step` or :meth:`fit` returns or raises.
 
     A conditional pair (G takes ``[noise, labels]``, D ``[images, labels]``) needs
-    ``num_classes``, and :meth:`fit` the images' labels.
+    ``num_classes``, and :meth:`fit` the images' labels. So does an auxiliary
+    classifier (ACGAN: G takes ``[noise, labels]``, D images only and outputs
+    ``[validity, class probabilities]``): D is trained on real images with their
+    labels and fakes with the labels drawn for them, ``d_on_g`` on the drawn
+    labels.
+
+    The objective (:mod:`gan_cookbook.objectives`) sets the targets of both calls
+    and the losses D and ``d_on_g`` must be compiled with; with ``d_steps`` above
+    1, D takes that many updates, each on its own real batch and fresh fakes, for
+    every update of G.
 
     Args:
         generator: The generator (noise in, or noise and labels; images out).
@@ -195,6 +133,16 @@ class GANTrainer:
         num_classes: The number of classes of a conditional pair, whose labels run
             from 0 to ``num_classes - 1``; ``None`` (the default) for a pair that
             takes no labels.
+        objective: An objective's name (``"standard"``, ``"least_squares"``,
+            ``"hinge"``, ``"wasserstein"``) or an
+            :class:`~gan_cookbook.objectives.Objective`. Defaults to
+            ``"standard"``: a sigmoid D with binary cross-entropy.
+        d_steps: D updates per G update, at least 1 (WGAN's critic takes 5).
+            Defaults to 1.
+
+    Raises:
+        ValueError: a model is not compiled, or not with the objective's losses;
+            D's output does not fit the objective; a setting is out of range.
     """
 
     engine = "classic"
@@ -209,10 +157,17 @@ class GANTrainer:
         seed: int | None = None,
         real_label: float = 1.0,
         num_classes: int | None = None,
+        objective: str | objectives.Objective = "standard",
+        d_steps: int = 1,
     ):
-        self.real_label = check_real_label(real_label)
+        self.objective = objectives.get(objective)
+        self.real_label = self.objective.check_real_label(check_real_label(real_label))
+        self.d_steps = check_integer("d_steps", d_steps)
         self.num_classes = pair.check_num_classes(
             num_classes, pair.check_pair(generator, discriminator)
+        )
+        self.auxiliary_classifier = pair.is_auxiliary_classifier(
+            generator, discriminator
         )
         for argument, model in (("discriminator", discriminator), ("d_on_g", d_on_g)):
             if not model.compiled:
@@ -220,14 +175,9 @@ class GANTrainer:
                     f"`{argument}` must be a compiled Keras model. "
                     f"Received: {argument}={model.name!r}, not compiled"
                 )
-        if len(tuple(discriminator.output_shape)) not in (1, 2) or tuple(
-            discriminator.output_shape[1:]
-        ) not in ((), (1,)):
-            raise ValueError(
-                "The discriminator must output one probability per image, shape "
-                "(batch, 1). "
-                f"Received: discriminator output {discriminator.output_shape}"
-            )
+        pair.check_outputs(discriminator, self.objective.probability, self.num_classes)
+        self.objective.check_losses(discriminator, d_on_g)
+        self.objective.check_output(discriminator)
         self.generator = generator
         self.discriminator = discriminator
         self.d_on_g = d_on_g
@@ -273,18 +223,38 @@ class GANTrainer:
         return pair.check_labels(y, count, self.num_classes, label_shape)
 
     def labels_for(self, batch_size: int) -> tuple[Any, Any]:
-        """D's labels (``batch_size`` times ``real_label``, then as many zeros) and
-        G's (ones).
+        """D's targets (``batch_size`` real targets, then as many fake ones) and
+        G's, the objective's (:mod:`gan_cookbook.objectives`); for the standard
+        objective ``real_label`` (1) and 0, and 1 for G.
 
         Made once per batch size, on the device, so that no step copies labels over.
         """
         if batch_size not in self._labels:
+            objective = self.objective
             ones = ops.ones((batch_size, 1))
+            real = objective.real_target * (
+                self.real_label if objective.smoothable else 1.0
+            )
             self._labels[batch_size] = (
-                ops.concatenate([ones * self.real_label, ops.zeros((batch_size, 1))]),
-                ones,
+                ops.concatenate([ones * real, ones * objective.fake_target]),
+                ones * objective.generator_target,
             )
         return self._labels[batch_size]
+
+    def model_batches(
+        self, d_inputs: Any, g_inputs: Any, d_labels: Any, g_labels: Any
+    ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """D's and ``d_on_g``'s ``(x, y)`` from the fake batch's inputs and the
+        targets of :meth:`labels_for`.
+
+        For an auxiliary classifier the class labels move from D's inputs to its
+        targets: ``(images, [validity, labels])`` and ``([noise, labels],
+        [validity, labels])``.
+        """
+        if not self.auxiliary_classifier:
+            return (d_inputs, d_labels), (g_inputs, g_labels)
+        images, labels = d_inputs
+        return (images, [d_labels, labels]), (g_inputs, [g_labels, g_inputs[1]])
 
     def make_fake_batch(
         self, real_images: Any, real_labels: Any = None
@@ -309,8 +279,10 @@ class GANTrainer:
         """Runs one step on a batch of real images (and their labels, for a
         conditional pair); returns the step's logs.
 
-        The logs hold ``d_loss`` and ``g_loss``, and D's and ``d_on_g``'s compiled
-        metrics prefixed with ``d_`` and ``g_``. They come from the loss fetch that
+        With ``d_steps`` N, ``real_images`` holds N batches end to end, one per D
+        update, and D's logs are their means. The logs hold ``d_loss`` and
+        ``g_loss``, and D's and ``d_on_g``'s compiled metrics prefixed with ``d_``
+        and ``g_``. They come from the loss fetch that
         ``train_on_batch`` makes itself: the step adds no host sync of its own.
         """
         trainable = self.discriminator.trainable
@@ -328,15 +300,45 @@ class GANTrainer:
         :meth:`train_step` wraps it. Leaves ``discriminator.trainable`` as it was
         last set.
         """
-        batch_size = int(ops.shape(real_images)[0])
+        batch_size = self.block_batch_size(real_images)
         d_labels, g_labels = self.labels_for(batch_size)
-        d_inputs, g_inputs = self.make_fake_batch(real_images, real_labels)
-
-        self.discriminator.trainable = True
-        d_logs = self.discriminator.train_on_batch(d_inputs, d_labels, return_dict=True)
+        d_logs = []
+        for start in range(0, batch_size * self.d_steps, batch_size):
+            d_inputs, g_inputs = self.make_fake_batch(
+                *self.d_step_batch(real_images, real_labels, start, batch_size)
+            )
+            (d_x, d_y), (g_x, g_y) = self.model_batches(
+                d_inputs, g_inputs, d_labels, g_labels
+            )
+            self.discriminator.trainable = True
+            d_logs.append(self.discriminator.train_on_batch(d_x, d_y, return_dict=True))
         self.discriminator.trainable = False
-        g_logs = self.d_on_g.train_on_batch(g_inputs, g_labels, return_dict=True)
-        return d_logs, g_logs
+        g_logs = self.d_on_g.train_on_batch(g_x, g_y, return_dict=True)
+        return mean_logs(d_logs), g_logs
+
+    def block_batch_size(self, real_images: Any) -> int:
+        """The real images of one D update, when ``real_images`` is a step's
+        ``d_steps`` batches; ``ValueError`` if ``d_steps`` does not divide them."""
+        count = int(ops.shape(real_images)[0])
+        if count % self.d_steps:
+            raise ValueError(
+                f"A step takes d_steps={self.d_steps} batches of real images, one "
+                "per D update: their number must divide by it. "
+                f"Received: {count} images"
+            )
+        return count // self.d_steps
+
+    def d_step_batch(
+        self, real_images: Any, real_labels: Any, start: int, batch_size: int
+    ) -> tuple[Any, ...]:
+        """The real images (and labels) of the D update that starts at ``start``."""
+        if self.d_steps == 1:
+            batch = (real_images, real_labels)
+        else:
+            end = start + batch_size
+            labels = None if real_labels is None else real_labels[start:end]
+            batch = (real_images[start:end], labels)
+        return batch if self.conditional else batch[:1]
 
     def fit(
         self,
@@ -351,18 +353,19 @@ class GANTrainer:
     ) -> keras.callbacks.History:
         """Trains up to epoch ``epochs`` over ``x``, Keras ``Model.fit`` style.
 
-        Every epoch reshuffles ``x`` and runs one step per full batch; the last
-        partial batch is dropped. ``x`` is copied to the device once. Training goes
-        on from :attr:`progress`, so a trainer restored with
-        :func:`~gan_cookbook.checkpoint.restore_trainer_state` continues exactly
-        where the saved one stood, mid-epoch included.
+        Every epoch reshuffles ``x`` and runs one step per ``d_steps`` full
+        batches (D's updates, then G's); what is left over is dropped. ``x`` is
+        copied to the device once. Training goes on from :attr:`progress`, so a
+        trainer restored with :func:`~gan_cookbook.checkpoint.restore_trainer_state`
+        continues exactly where the saved one stood, mid-epoch included.
 
         Args:
             x: Real images, shape ``(N, *image_shape)``, float in [-1, 1].
             y: Their class labels, integers from 0 to ``num_classes - 1``, shape
                 ``(N,)``, for a conditional pair (and only for one). The fakes'
                 labels are drawn from their frequencies.
-            batch_size: Real images per step (D sees as many fakes). Defaults to 128.
+            batch_size: Real images per D update (D sees as many fakes); a step
+                takes ``d_steps`` such batches. Defaults to 128.
             epochs: The epoch to stop after (counted from 0, as in Keras).
                 Defaults to 1.
             callbacks: Keras callbacks; hooks get ``logs`` with ``d_loss``, ``g_loss``
@@ -386,9 +389,10 @@ class GANTrainer:
         count = int(ops.shape(x)[0])
         labels = self.check_labels(y, count)
         batch_size = check_integer("batch_size", batch_size)
-        if batch_size > count:
+        if batch_size * self.d_steps > count:
             raise ValueError(
-                f"`batch_size` must be between 1 and the number of images ({count}). "
+                f"`batch_size` times d_steps={self.d_steps} (the real images of one "
+                f"step) must be at most the number of images ({count}). "
                 f"Received: batch_size={batch_size}"
             )
         epochs = check_integer("epochs", epochs, minimum=0)
@@ -402,7 +406,10 @@ class GANTrainer:
                 "`epochs` must be at least the epoch training starts at. "
                 f"Received: epochs={epochs}, initial_epoch={self.progress.epoch}"
             )
-        steps = count // batch_size
+        # A step is d_steps D updates and one G update: an epoch is one pass of
+        # D over the images.
+        block = batch_size * self.d_steps
+        steps = count // block
         if self.progress.step >= steps:
             raise ValueError(
                 f"The trainer stands at step {self.progress.step} of an epoch of "
@@ -431,7 +438,7 @@ class GANTrainer:
         )
         trainable = self.discriminator.trainable
         try:
-            self._fit_epochs(images, labels, batch_size, epochs, steps, callback_list)
+            self._fit_epochs(images, labels, block, epochs, steps, callback_list)
         finally:
             self.discriminator.trainable = trainable
         return history

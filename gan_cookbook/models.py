@@ -24,7 +24,7 @@ from gan_cookbook.checks import check_integer
 # Keras dtype policies a run may use (PRECISIONS). "mixed_float16" is left out: it
 # needs loss scaling, which the fused engine and the checkpoints do not handle.
 from gan_cookbook.choices import PRECISIONS
-from gan_cookbook.keras_objects import MinibatchStandardDeviation
+from gan_cookbook.keras_objects import ClipWeights, MinibatchStandardDeviation
 from gan_cookbook.pair import check_num_classes
 
 
@@ -335,6 +335,8 @@ def quick_discriminator(
     image_shape: tuple[int, int, int] = (28, 28, 1),
     filters: int = 32,
     minibatch_group_size: int | None = None,
+    activation: str = "sigmoid",
+    weight_clip: float | None = None,
 ) -> keras.Model:
     """A small, fast DCGAN discriminator for the five-minute recipe.
 
@@ -351,21 +353,80 @@ def quick_discriminator(
         minibatch_group_size: When set, a :class:`MinibatchStandardDeviation`
             feature over groups of this many images comes before ``Flatten``.
             Defaults to ``None`` (no such feature).
+        activation: The output's activation: ``"sigmoid"`` (the default) for a
+            probability, ``"linear"`` for the score of the least-squares, hinge
+            and Wasserstein objectives (:mod:`gan_cookbook.objectives`).
+        weight_clip: When set, every weight is kept within ``[-weight_clip,
+            weight_clip]`` after each of D's updates (:class:`ClipWeights`, a WGAN
+            critic's 0.01). Defaults to ``None``.
     """
     image_shape = _check_image_shape(image_shape)
     if minibatch_group_size is not None:
         check_integer("minibatch_group_size", minibatch_group_size, minimum=2)
+    constraints = _clipped(weight_clip)
+    images = keras.Input(shape=image_shape, name="images")
+    features = _quick_features(images, filters, minibatch_group_size, constraints)
+    x = layers.Dense(1, **constraints)(features)
+    output = layers.Activation(_check_activation(activation), dtype="float32")(x)
+    return keras.Model(images, output, name="quick_discriminator")
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ("sigmoid", "linear"):
+        raise ValueError(
+            "`activation` must be 'sigmoid' (a probability) or 'linear' (a score). "
+            f"Received: activation={activation!r}"
+        )
+    return activation
+
+
+def _clipped(weight_clip: float | None) -> dict[str, ClipWeights]:
+    """The constraint arguments of a layer whose weights are clipped, if any."""
+    if weight_clip is None:
+        return {}
+    clip = ClipWeights(weight_clip)
+    return {"kernel_constraint": clip, "bias_constraint": clip}
+
+
+def auxiliary_quick_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    filters: int = 32,
+    minibatch_group_size: int | None = None,
+) -> keras.Model:
+    """:func:`quick_discriminator` with a class head: an auxiliary classifier
+    (ACGAN, Odena et al. 2017), ``images -> [validity, classes]``.
+
+    Both heads read the same flattened features: ``validity`` is
+    ``Dense(1) -> sigmoid``, the probability that the image is real; ``class`` is
+    ``Dense(num_classes) -> softmax``, the probabilities of its class.
+    """
+    image_shape = _check_image_shape(image_shape)
+    num_classes = check_num_classes(num_classes, conditional=True)
+    if minibatch_group_size is not None:
+        check_integer("minibatch_group_size", minibatch_group_size, minimum=2)
     images = keras.Input(shape=image_shape, name="images")
     features = _quick_features(images, filters, minibatch_group_size)
-    x = layers.Dense(1)(features)
-    probability = layers.Activation("sigmoid", dtype="float32")(x)
-    return keras.Model(images, probability, name="quick_discriminator")
+    validity = layers.Activation("sigmoid", dtype="float32", name="validity")(
+        layers.Dense(1)(features)
+    )
+    classes = layers.Activation("softmax", dtype="float32", name="class")(
+        layers.Dense(num_classes)(features)
+    )
+    return keras.Model(
+        images, [validity, classes], name="auxiliary_quick_discriminator"
+    )
 
 
-def _quick_features(images, filters: int, minibatch_group_size: int | None = None):
+def _quick_features(
+    images,
+    filters: int,
+    minibatch_group_size: int | None = None,
+    constraints: dict | None = None,
+):
     x = images
     for width in (filters, 2 * filters):
-        x = layers.Conv2D(width, 4, strides=2, padding="same")(x)
+        x = layers.Conv2D(width, 4, strides=2, padding="same", **(constraints or {}))(x)
         x = layers.LeakyReLU(negative_slope=0.2)(x)
     if minibatch_group_size is not None:
         x = MinibatchStandardDeviation(group_size=minibatch_group_size)(x)

@@ -17,19 +17,35 @@ from keras import ops
 from gan_cookbook.checks import check_integer
 
 
+def is_auxiliary_classifier(generator: keras.Model, discriminator: keras.Model) -> bool:
+    """Whether D is an auxiliary classifier (ACGAN, Odena et al. 2017): G takes
+    noise and labels, D takes images only and outputs ``[validity, classes]``."""
+    return (
+        len(generator.inputs) == 2
+        and len(discriminator.inputs) == 1
+        and len(discriminator.outputs) == 2
+    )
+
+
 def check_pair(generator: keras.Model, discriminator: keras.Model) -> bool:
-    """Whether G and D are a conditional pair (both take labels as their second
-    input, of one shape); ``ValueError`` if only one of them does."""
+    """Whether G and D are a conditional pair: both take labels as their second
+    input, of one shape, or G does and D is an auxiliary classifier
+    (:func:`is_auxiliary_classifier`). ``ValueError`` for any other mix."""
     inputs = len(generator.inputs), len(discriminator.inputs)
     if inputs == (1, 1):
         return False
+    if is_auxiliary_classifier(generator, discriminator):
+        return True
     if inputs != (2, 2):
         raise ValueError(
             "The generator and the discriminator must both take one input (noise; "
-            "images) or both two (noise and labels; images and labels). "
+            "images) or both two (noise and labels; images and labels), or the "
+            "generator two and the discriminator one with two outputs (validity and "
+            "class probabilities: an auxiliary classifier). "
             f"Received: generator inputs {[tuple(i.shape) for i in generator.inputs]}, "
             "discriminator inputs "
-            f"{[tuple(i.shape) for i in discriminator.inputs]}"
+            f"{[tuple(i.shape) for i in discriminator.inputs]}, "
+            f"{len(discriminator.outputs)} output(s)"
         )
     g_labels, d_labels = generator.inputs[1], discriminator.inputs[1]
     if tuple(g_labels.shape[1:]) != tuple(d_labels.shape[1:]):
@@ -39,6 +55,27 @@ def check_pair(generator: keras.Model, discriminator: keras.Model) -> bool:
             f"labels {tuple(d_labels.shape)}"
         )
     return True
+
+
+def check_outputs(
+    discriminator: keras.Model, probability: bool, num_classes: int | None
+) -> None:
+    """Raises ``ValueError`` unless D outputs one probability (or score, when
+    ``probability`` is false) per image, and an auxiliary classifier's D (two
+    outputs) the probabilities of ``num_classes`` classes too."""
+    shapes = [tuple(output.shape) for output in discriminator.outputs]
+    if len(shapes[0]) not in (1, 2) or shapes[0][1:] not in ((), (1,)):
+        raise ValueError(
+            "The discriminator must output one "
+            f"{'probability' if probability else 'score'} per image, shape "
+            f"(batch, 1). Received: discriminator output {shapes[0]}"
+        )
+    if len(shapes) == 2 and shapes[1][1:] != (num_classes,):
+        raise ValueError(
+            "An auxiliary classifier's second output is the class probabilities, "
+            f"shape (batch, num_classes) = (batch, {num_classes}). "
+            f"Received: discriminator outputs {shapes}"
+        )
 
 
 def check_num_classes(num_classes: int | None, conditional: bool) -> int | None:

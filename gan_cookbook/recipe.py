@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from gan_cookbook import objectives
 from gan_cookbook.average import check_decay
 from gan_cookbook.checks import check_integer
 from gan_cookbook.loaders import Dataset
@@ -37,7 +38,9 @@ class Recipe:
         noise: Distribution of G's input.
         discriminator_optimizer: Returns a fresh optimizer for D.
         generator_optimizer: Returns a fresh optimizer for ``d_on_g`` (it trains G).
-        loss: Loss of both models, on D's probability.
+        loss: One loss for both models, on D's output; ``None`` (the default)
+            takes the objective's pair (:mod:`gan_cookbook.objectives`), which
+            is binary cross-entropy for the standard objective.
         batch_size: Real images per step.
         epochs: Passes over the training images.
         grid_size: The sample grid is ``grid_size`` x ``grid_size`` images.
@@ -68,7 +71,17 @@ class Recipe:
         conditional: G draws an image of a class and D judges it as one: both
             models take the class labels as their second input, and the data must
             have labels (their number of classes is the builders' ``num_classes``).
-            Defaults to False.
+            Defaults to False. With a D that takes images only and outputs
+            ``[validity, classes]`` (an auxiliary classifier, ACGAN), D learns the
+            classes instead of being told them.
+        objective: What D and G are trained to do: ``"standard"`` (the default),
+            ``"least_squares"``, ``"hinge"`` or ``"wasserstein"``
+            (:mod:`gan_cookbook.objectives`). D's builder must end in the output
+            the objective takes: a sigmoid for the standard one, a linear score for
+            the others.
+        d_steps: D updates per G update, each on its own real batch and fresh
+            fakes (WGAN's critic takes 5). An epoch is still one pass of D over the
+            images, so it holds ``d_steps`` times fewer G updates. Defaults to 1.
         file: The recipe file it was loaded from (:func:`load_recipe_file` sets
             it), recorded in ``recipe.json`` so that ``gan-cookbook resume`` finds
             the recipe again; ``None`` for a built-in recipe or one made in Python.
@@ -83,7 +96,7 @@ class Recipe:
     noise: Noise
     discriminator_optimizer: Callable[[], keras.optimizers.Optimizer]
     generator_optimizer: Callable[[], keras.optimizers.Optimizer]
-    loss: str = "binary_crossentropy"
+    loss: str | None = None
     batch_size: int = 128
     epochs: int = 10
     grid_size: int = 8
@@ -94,6 +107,8 @@ class Recipe:
     learning_rate_decay: str | None = None
     real_label: float = 1.0
     conditional: bool = False
+    objective: str = "standard"
+    d_steps: int = 1
     file: str | None = None
 
     def __post_init__(self) -> None:
@@ -103,6 +118,7 @@ class Recipe:
             ("epochs", 1),
             ("grid_size", 1),
             ("seed", 0),
+            ("d_steps", 1),
         ):
             # A NumPy integer is kept as an int: recipe.json holds it as a number.
             value = check_integer(field, getattr(self, field), low)
@@ -121,6 +137,7 @@ class Recipe:
             check_decay(self.average, "average")
         check_learning_rate_decay(self.learning_rate_decay)
         check_real_label(self.real_label)
+        objectives.get(self.objective).check_real_label(self.real_label)
         if not isinstance(self.conditional, bool):
             raise ValueError(
                 "`conditional` must be True or False. "

@@ -55,12 +55,32 @@ RESUME_SETTINGS = (
     ("recipe", "seed"),
     ("recipe", "average"),
     ("recipe", "conditional"),
+    ("recipe", "objective"),
+    ("recipe", "d_steps"),
     ("data", "source"),
     ("data", "identity"),
     ("data", "images"),
     ("data", "image_shape"),
     ("data", "num_classes"),
 )
+
+# What a run recorded before a setting was added to recipe.json had: the classic
+# objective, one D update a step, and binary cross-entropy written out as the loss
+# (now None, the objective's).
+_RECORDED_BEFORE = {
+    ("recipe", "objective"): "standard",
+    ("recipe", "d_steps"): 1,
+}
+
+
+def _resume_value(settings: Mapping[str, Any], section: str, key: str) -> Any:
+    recorded = settings.get(section, {})
+    value = recorded.get(key, _RECORDED_BEFORE.get((section, key)))
+    if (section, key) == ("recipe", "loss") and value is None:
+        if recorded.get("objective", "standard") == "standard":
+            return "binary_crossentropy"
+    return value
+
 
 # The sources recipe.json named the built-in datasets by, before it recorded their
 # identity.
@@ -237,8 +257,8 @@ class RunRecord:
         saved, given = self.to_json(), other.to_json()
         lines = []
         for section, key in RESUME_SETTINGS:
-            before = saved.get(section, {}).get(key)
-            after = given.get(section, {}).get(key)
+            before = _resume_value(saved, section, key)
+            after = _resume_value(given, section, key)
             if before != after:
                 lines.append(f"{section}.{key}: {before!r} in the run, {after!r} given")
         return lines

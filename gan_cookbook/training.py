@@ -41,7 +41,7 @@ def load_training_data(
         dataset = with_channels(recipe.load_data(), recipe.channels)
     num_classes = conditional_classes(recipe, dataset)
     dataset = dataset.limit(options.limit)
-    check_batch_size(recipe.batch_size, dataset)
+    check_batch_size(recipe.batch_size * recipe.d_steps, dataset)
     return dataset, num_classes
 
 
@@ -60,12 +60,21 @@ def build_trainer(
             recipe's epochs over ``dataset``.
     """
     if steps is None:
-        steps = recipe.epochs * (len(dataset.images) // recipe.batch_size)
+        steps = recipe.epochs * (
+            len(dataset.images) // (recipe.batch_size * recipe.d_steps)
+        )
     gan_model = build_gan_model(
         recipe, dataset.images.shape[1:], num_classes=num_classes, steps=steps
     )
     trainer = make_trainer(
-        gan_model, recipe.noise, recipe.seed, engine, recipe.real_label, num_classes
+        gan_model,
+        recipe.noise,
+        recipe.seed,
+        engine,
+        recipe.real_label,
+        num_classes,
+        objective=recipe.objective,
+        d_steps=recipe.d_steps,
     )
     trainer.check_images(dataset.images)
     if num_classes is not None:

@@ -20,8 +20,10 @@ MAX_LINES = 600
 LAYERS = [
     # Leaves: no Keras at import, nothing of the package but each other.
     {"checks", "choices", "launch", "pixels", "progress", "images", "plots"},
-    {"noise", "loaders", "checkpoint", "schedule", "backend", "keras_objects"},
-    {"loop", "models", "pair", "data", "run_folder", "options", "evaluation"},
+    {"noise", "loaders", "checkpoint", "schedule", "backend", "keras_objects"}
+    | {"objectives"},
+    {"loop", "models", "pair", "data", "run_folder", "options", "evaluation"}
+    | {"fake_batch"},
     {"gan_model", "recipe", "average", "fused", "callbacks", "tensorboard"},
     {"cook", "training", "evaluate", "bench", "sampling", "recipes", "search_space"},
     {"tune", "search_folder", "distributed", "trials", "recipe_file"},

@@ -28,6 +28,10 @@ BUILTIN = (
     "fashion_mnist_conditional",
     "kmnist",
     "kmnist_conditional",
+    "mnist_lsgan",
+    "mnist_hinge",
+    "mnist_wgan",
+    "mnist_acgan",
 )
 
 
