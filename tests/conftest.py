@@ -123,3 +123,38 @@ class StepLosses(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append((logs["d_loss"], logs["g_loss"]))
         self.logs.append(dict(logs))
+
+
+def snapshot(variables):
+    return [np.array(keras.ops.convert_to_numpy(variable)) for variable in variables]
+
+
+def changed(before, variables):
+    return [
+        not np.array_equal(old, new)
+        for old, new in zip(before, snapshot(variables), strict=True)
+    ]
+
+
+def spy_on(model, record, generator, discriminator):
+    """Wraps ``model.train_on_batch`` to record which weights each call changed."""
+    original = model.train_on_batch
+
+    def train_on_batch(x, y, **kwargs):
+        g_before, d_before = (
+            snapshot(generator.weights),
+            snapshot(discriminator.weights),
+        )
+        result = original(x, y, **kwargs)
+        record.append(
+            {
+                "model": model.name,
+                "x": x,
+                "trainable": discriminator.trainable,
+                "g_changed": changed(g_before, generator.weights),
+                "d_changed": changed(d_before, discriminator.weights),
+            }
+        )
+        return result
+
+    model.train_on_batch = train_on_batch

@@ -36,6 +36,9 @@ MUST_PASS = {
         ("tests/test_conditional.py::"
          "test_fused_engine_computes_what_the_classic_loop_computes",),
         ("tests/test_average.py::test_the_fused_engine_keeps_the_same_average",),
+        ("tests/test_objectives.py::"
+         "test_the_fused_engine_computes_what_the_classic_loop_computes"
+         "[wasserstein-3]",),
     ),
     "torch": (
         # mixed_bfloat16 is refused on PyTorch on the CPU and trains on a CUDA GPU.
@@ -78,6 +81,7 @@ def test_loop_on_backend(backend, tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-rA", "-n", "0",
          "-p", "no:cacheprovider",
          str(TESTS / "test_loop.py"), str(TESTS / "test_conditional.py"),
+         str(TESTS / "test_objectives.py"),
          *[f"{TESTS / 'test_average.py'}::{name}" for name in AVERAGE_TESTS],
          *[f"{TESTS / 'test_schedule.py'}::{name}" for name in SCHEDULE_TESTS],
          f"{TESTS / 'test_resume.py'}::test_two_epochs_equal_one_then_a_resume"],

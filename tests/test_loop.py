@@ -13,44 +13,17 @@ from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.models import cooking_discriminator, cooking_generator
 from gan_cookbook.noise import Noise
 
-from conftest import StepLosses, StopAt, make_gan, random_images
+from conftest import (
+    StepLosses,
+    StopAt,
+    changed,
+    make_gan,
+    random_images,
+    snapshot,
+    spy_on,
+)
 
 TRAINERS = {"classic": GANTrainer, "fused": FusedGANTrainer}
-
-
-def snapshot(variables):
-    return [np.array(keras.ops.convert_to_numpy(variable)) for variable in variables]
-
-
-def changed(before, variables):
-    return [
-        not np.array_equal(old, new)
-        for old, new in zip(before, snapshot(variables), strict=True)
-    ]
-
-
-def spy_on(model, record, generator, discriminator):
-    """Wraps ``model.train_on_batch`` to record which weights each call changed."""
-    original = model.train_on_batch
-
-    def train_on_batch(x, y, **kwargs):
-        g_before, d_before = (
-            snapshot(generator.weights),
-            snapshot(discriminator.weights),
-        )
-        result = original(x, y, **kwargs)
-        record.append(
-            {
-                "model": model.name,
-                "x": x,
-                "trainable": discriminator.trainable,
-                "g_changed": changed(g_before, generator.weights),
-                "d_changed": changed(d_before, discriminator.weights),
-            }
-        )
-        return result
-
-    model.train_on_batch = train_on_batch
 
 
 def test_each_call_trains_only_its_model(gan):
