@@ -85,8 +85,8 @@ def benchmark(
     Args:
         recipe: The recipe whose data, models and optimizers are timed.
         steps: Timed steps. Defaults to 50.
-        batch_size: Real images per step (D sees as many fakes). Defaults to the
-            recipe's.
+        batch_size: Real images per D update (D sees as many fakes); a step
+            takes the recipe's ``d_steps`` of them. Defaults to the recipe's.
         warmup: Steps run first and not timed: they trace and compile the train
             functions. Defaults to 5.
         limit: Use the first ``limit`` images only (steps cycle over them).
@@ -95,7 +95,8 @@ def benchmark(
         precision: ``"float32"`` or ``"mixed_bfloat16"``. Defaults to the recipe's.
 
     Returns:
-        A dict: ``recipe``, ``engine``, ``precision``, ``batch_size``, ``steps``,
+        A dict: ``recipe``, ``engine``, ``precision``, ``batch_size``,
+        ``d_steps``, ``steps``,
         ``warmup``, ``images`` (the training images on the device),
         ``ms_per_step_median`` and
         ``ms_per_step_mean`` (over the timed steps, each timed on its own),
@@ -112,6 +113,8 @@ def benchmark(
     recipe = recipe.replace(batch_size=batch_size, precision=precision)
     dataset, num_classes = load_training_data(recipe, CookOptions(limit=limit))
     batch_size = recipe.batch_size
+    # A step trains D d_steps times, each on its own batch.
+    block = batch_size * recipe.d_steps
     # A decaying recipe's rates fall to 0 at the last step timed.
     _, trainer = build_trainer(
         recipe, dataset, num_classes, engine, steps=warmup + steps
@@ -122,7 +125,7 @@ def benchmark(
         labels = trainer.check_labels(dataset.labels, len(dataset.images))
         labels = ops.convert_to_tensor(labels, dtype="int32")
     # A conditional step takes (images, labels) pairs.
-    batches = trainer.shuffled_batches(images, batch_size, labels)
+    batches = trainer.shuffled_batches(images, block, labels)
     # The fused engine compiles its step during the first warm-up step.
     for index in range(warmup):
         trainer.train_step(*_step_inputs(batches[index % len(batches)]))
@@ -140,14 +143,15 @@ def benchmark(
         "engine": engine,
         "precision": recipe.precision,
         "batch_size": batch_size,
+        "d_steps": recipe.d_steps,
         "steps": steps,
         "warmup": warmup,
         "images": int(len(dataset.images)),
         "ms_per_step_median": median * 1000,
         "ms_per_step_mean": statistics.fmean(step_seconds) * 1000,
         "ms_per_step_min": min(step_seconds) * 1000,
-        "images_per_second": batch_size / median,
-        "images_per_second_overall": batch_size * steps / total_seconds,
+        "images_per_second": block / median,
+        "images_per_second_overall": block * steps / total_seconds,
         "step_ms": [seconds * 1000 for seconds in step_seconds],
         "machine": machine(),
     }

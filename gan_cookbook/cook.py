@@ -345,7 +345,8 @@ class Run:
         progress = self.trainer.progress
         if progress.step == 0:
             return f"after epoch {progress.epoch}"
-        steps = len(self.dataset.images) // self.recipe.batch_size
+        block = self.recipe.batch_size * self.recipe.d_steps
+        steps = len(self.dataset.images) // block
         return f"in epoch {progress.epoch + 1}, after step {progress.step} of {steps}"
 
     def save_checkpoint(
