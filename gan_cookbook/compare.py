@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -82,7 +83,8 @@ class RunSummary:
         training_seconds: The sum of ``history.csv``'s ``seconds``: the time of the
             training steps alone, not of what happens between epochs (sample grids,
             checkpoints, ``--eval-every``'s measurement) nor of the start (loading
-            the data, building the models). ``None`` before the first epoch ends.
+            the data, building the models). ``None`` before the first epoch ends
+            (or where a row has no ``seconds``).
         frechet_distance: ``metrics.json``'s Fréchet distance of the generator it
             measured: ``generator.keras``, the average of G where the recipe keeps
             one.
@@ -97,8 +99,8 @@ class RunSummary:
             drawn for.
         curve: ``(seconds, Fréchet distance)`` at each epoch ``--eval-every``
             measured: the training time at the epoch's end (the running sum of
-            ``seconds``) and the ``frechet_distance`` column. Empty when the run has
-            no such column.
+            ``seconds``) and the ``frechet_distance`` column. Empty when the run
+            measured none (no ``--eval-every``).
     """
 
     run: str
@@ -331,8 +333,8 @@ def summarize_run(path: str | Path) -> RunSummary:
     objective = recipe.get("objective")
     d_steps = recipe.get("d_steps")
     history = read_history(folder.history_csv)
-    seconds = [_number(row.get("seconds")) or 0.0 for row in history]
-    elapsed = [sum(seconds[: index + 1]) for index in range(len(seconds))]
+    seconds = [_number(row.get("seconds")) for row in history]
+    elapsed = list(itertools.accumulate(second or 0.0 for second in seconds))
     curve = tuple(
         (at, distance)
         for at, row in zip(elapsed, history, strict=True)
@@ -349,7 +351,7 @@ def summarize_run(path: str | Path) -> RunSummary:
         d_steps=DEFAULT_D_STEPS if d_steps is None else _d_steps(folder, d_steps),
         epochs=len(history),
         planned_epochs=_integer(recipe.get("epochs")),
-        training_seconds=elapsed[-1] if elapsed else None,
+        training_seconds=elapsed[-1] if history and None not in seconds else None,
         frechet_distance=_number(generated.get("frechet_distance")),
         frechet_distance_raw=_number(raw.get("frechet_distance")),
         n=_integer(metrics.get("n")),
@@ -387,9 +389,9 @@ def compare_runs(
         plot: Where to write the PNG: one line per run of the Fréchet distance that
             ``--eval-every`` wrote to its ``history.csv``, against the training time
             at the end of each measured epoch (:attr:`RunSummary.curve`). A run
-            without that column is left out of it, with a note; when none has it,
-            nothing is written and :attr:`Comparison.plot` is ``None``. Defaults to
-            ``None``: no plot.
+            without a value in that column is left out of it, with a note; when no
+            run has one, nothing is written and :attr:`Comparison.plot` is
+            ``None``. Defaults to ``None``: no plot.
 
     Returns:
         The rows (:meth:`Comparison.to_markdown` is the table), the plot written,
@@ -405,7 +407,7 @@ def compare_runs(
     if plot is not None:
         plotted = [row for row in rows if row.curve]
         notes += [
-            f"{row.run}: no {FRECHET_COLUMN} in its history.csv (cook with "
+            f"{row.run}: its history.csv holds no {FRECHET_COLUMN} (cook with "
             "--eval-every N); left out of the plot."
             for row in rows
             if not row.curve
@@ -414,8 +416,8 @@ def compare_runs(
             written = plot_curves(plotted, plot)
         else:
             notes.append(
-                f"No plot written to {plot}: no run has a {FRECHET_COLUMN} column in "
-                "its history.csv (cook with --eval-every N)."
+                f"No plot written to {plot}: no run's history.csv holds a "
+                f"{FRECHET_COLUMN} (cook with --eval-every N)."
             )
     return Comparison(rows, written, notes)
 

@@ -147,8 +147,8 @@ def test_the_plot_is_a_png_of_the_runs_with_a_frechet_column(runs, tmp_path):
         picture.load()
         assert picture.format == "PNG" and picture.size[0] > 0
     assert comparison.notes == [
-        f"{plain}: no {FRECHET_COLUMN} in its history.csv (cook with --eval-every "
-        "N); left out of the plot."
+        f"{plain}: its history.csv holds no {FRECHET_COLUMN} (cook with "
+        "--eval-every N); left out of the plot."
     ]
 
 
@@ -158,9 +158,7 @@ def test_no_plot_when_no_run_has_a_frechet_column(runs, tmp_path):
     assert compare_runs([plain], plot=out).plot is None
     result = invoke("compare", plain, "--plot", out)
     assert result.exit_code == 0, result.output
-    assert f"No plot written to {out}: no run has a {FRECHET_COLUMN} column" in (
-        result.stderr
-    )
+    assert f"No plot written to {out}: no run's history.csv holds a" in result.stderr
     assert not out.exists()
 
 
