@@ -33,8 +33,9 @@ def invoke(*arguments):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two quick runs of two recipes: ``measured`` (two epochs with --eval-every,
-    then evaluated with --compare-raw) and ``plain`` (one epoch, never measured)."""
+    """Two quick runs of two recipes: ``measured`` (mnist_quick: two epochs with
+    --eval-every, then evaluated with --compare-raw) and ``plain`` (mnist_wgan, the
+    Wasserstein objective with 5 D steps a G step: one epoch, never measured)."""
     root = tmp_path_factory.mktemp("compare")
     measured = prepare(
         recipes.get("mnist_quick"),
@@ -48,9 +49,9 @@ def runs(tmp_path_factory):
     )
     measured.cook()
     plain = prepare(
-        recipes.get("mnist"),
+        recipes.get("mnist_wgan"),
         out=root / "plain",
-        limit=64,
+        limit=160,  # 5 D steps of 32 images a step
         epochs=1,
         batch_size=32,
         verbose=0,
@@ -80,10 +81,9 @@ def test_the_table_has_a_row_per_run_with_what_it_trained_and_measured(runs):
     rows = table_rows(compare_runs([measured, plain]).to_markdown())
     assert [row["run"] for row in rows] == [str(measured), str(plain)]
     first, second = rows
-    assert (first["recipe"], second["recipe"]) == ("mnist_quick", "mnist")
-    # Runs of recipes that record no objective or d_steps: the defaults.
-    assert first["objective"] == second["objective"] == "standard"
-    assert first["D steps"] == second["D steps"] == "1"
+    assert (first["recipe"], second["recipe"]) == ("mnist_quick", "mnist_wgan")
+    assert (first["objective"], second["objective"]) == ("standard", "wasserstein")
+    assert (first["D steps"], second["D steps"]) == ("1", "5")
     assert (first["epochs"], second["epochs"]) == ("2", "1")
     assert first["training time"] == clock_time(history_seconds(measured))
 
@@ -101,6 +101,16 @@ def test_the_table_has_a_row_per_run_with_what_it_trained_and_measured(runs):
     for heading in ("Fréchet distance", "FD, trained G", "N", "classifier score",
                     "classes covered", "label accuracy"):  # fmt: skip
         assert second[heading] == "—", heading
+
+
+def test_a_run_recorded_before_objectives_is_standard_with_one_d_step(runs, tmp_path):
+    measured, _ = runs
+    older = shutil.copytree(measured, tmp_path / "older")
+    settings = json.loads((older / "recipe.json").read_text())
+    del settings["recipe"]["objective"], settings["recipe"]["d_steps"]
+    (older / "recipe.json").write_text(json.dumps(settings))
+    (row,) = compare_runs([older]).rows
+    assert (row.objective, row.d_steps) == ("standard", 1)
 
 
 def test_the_summary_holds_the_numbers_unrounded(runs):
