@@ -25,7 +25,8 @@ LAYERS = [
     {"loop", "models", "pair", "data", "run_folder", "options", "evaluation"}
     | {"fake_batch"},
     {"gan_model", "recipe", "average", "fused", "callbacks", "tensorboard"},
-    {"cook", "training", "evaluate", "bench", "sampling", "recipes", "search_space"},
+    {"cook", "training", "evaluate", "bench", "sampling", "recipes", "search_space"}
+    | {"compare"},
     {"tune", "search_folder", "distributed", "trials", "recipe_file"},
     {"cli", "__main__"},
 ]

@@ -69,6 +69,7 @@ def python(code, env=None, **options):
         (["resume", "/no/such/run"], 2),
         (["sample", "/no/such/run"], 2),
         (["evaluate", "/no/such/run"], 2),
+        (["compare", "/no/such/run"], 2),
         (["copy-recipe", "no_such_recipe"], 2),
     ],
 )

@@ -2,9 +2,9 @@
 
 One module per group of commands: :mod:`~gan_cookbook.cli.cooking` (``cook``,
 ``resume``, ``list``, ``copy-recipe`` and each built-in recipe's command),
-:mod:`~gan_cookbook.cli.inspecting` (``sample``, ``interpolate``, ``evaluate``),
-:mod:`~gan_cookbook.cli.tools` (``bench``, ``tune``); what they share is in
-:mod:`~gan_cookbook.cli.common`. Keras is imported only inside the commands that
+:mod:`~gan_cookbook.cli.inspecting` (``sample``, ``interpolate``, ``evaluate``,
+``compare``), :mod:`~gan_cookbook.cli.tools` (``bench``, ``tune``); what they share is
+in :mod:`~gan_cookbook.cli.common`. Keras is imported only inside the commands that
 need it, once their input has been checked.
 """
 
@@ -20,7 +20,7 @@ from gan_cookbook.cli.cooking import (
     recipe_command,
     resume,
 )
-from gan_cookbook.cli.inspecting import evaluate, interpolate, sample
+from gan_cookbook.cli.inspecting import compare, evaluate, interpolate, sample
 from gan_cookbook.cli.tools import bench, tune_recipe
 
 __all__ = ["main", "recipe_command"]
@@ -42,6 +42,7 @@ for command in (
     sample,
     interpolate,
     evaluate,
+    compare,
     bench,
     tune_recipe,
 ):

@@ -1,7 +1,9 @@
-"""The commands that read a cooked run: ``sample``, ``interpolate``, ``evaluate``.
+"""The commands that read a cooked run: ``sample``, ``interpolate``, ``evaluate``, and
+``compare``, which reads run folders side by side.
 
-Each takes a run folder or a ``.keras`` generator; a path that is not there is a
-usage error before any Keras backend starts.
+Each of the first three takes a run folder or a ``.keras`` generator; a path that is
+not there is a usage error before any Keras backend starts. ``compare`` reads files
+only and starts none.
 """
 
 from __future__ import annotations
@@ -332,3 +334,70 @@ def evaluate(
         click.echo(f"\nThe same, for {raw.description}:")
         click.echo(table({**metrics, **metrics["raw"]}))
     click.echo(f"Written to {evaluation.path} ({metrics['seconds']:.1f} s)")
+
+
+@click.command(cls=Interruptible)
+@click.argument(
+    "runs",
+    metavar="RUN [RUN ...]",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also draw each run's Fréchet distance (history.csv's, from --eval-every) "
+    "against its training time to this PNG, one line per run; overwritten if it "
+    "exists.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the table to this Markdown file; never overwrites one unless "
+    "--overwrite.",
+)
+@click.option("--overwrite", is_flag=True, help="Let --out replace an existing file.")
+def compare(
+    runs: tuple[Path, ...], plot: Path | None, out: Path | None, overwrite: bool
+) -> None:
+    """Compare run folders side by side: a Markdown table of each run's recipe,
+    objective, D steps, epochs, training time and the measurement that evaluate
+    wrote to its metrics.json (Fréchet distance, that of the trained G beside an
+    average, N, classifier score, classes covered, label accuracy); "—" where a run
+    has none.
+
+    A search folder of tune (holding search.json) stands for its trials, the run
+    folders in SEARCH/trials/<id>/, in the order of their ids; SEARCH/trials/* names
+    the same runs. The table goes to stdout; notes on what was left out, and where
+    files went, to stderr. Training time is the sum of history.csv's seconds: the
+    training steps alone.
+    """
+    missing = [f"{path} (does not exist)" for path in runs if not path.exists()]
+    if missing:
+        # Before anything else: a mistyped path is answered at once.
+        raise click.UsageError(
+            "RUN must be a run folder or a search folder of tune. Received: "
+            + ", ".join(missing)
+        )
+    if out is not None and out.exists() and not overwrite:
+        raise click.UsageError(
+            f"--out {out} already exists; compare never overwrites it. Choose "
+            f"another file, or replace it with --overwrite. Received: --out {out}"
+        )
+    from gan_cookbook.compare import compare_runs
+
+    try:
+        comparison = compare_runs(runs, plot=plot)
+    except ValueError as error:
+        raise usage_error(error) from None
+    table = comparison.to_markdown()
+    click.echo(table)
+    for note in comparison.notes:
+        click.echo(note, err=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table + "\n", encoding="utf-8")
+        click.echo(f"Table written to {out}", err=True)
+    if comparison.plot is not None:
+        click.echo(f"Plot written to {comparison.plot}", err=True)
