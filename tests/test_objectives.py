@@ -438,3 +438,32 @@ def test_changed_weights_helper_sees_a_change():
     assert changed(before, [weight]) == [False]
     weight.assign(np.ones(3, dtype="float32"))
     assert changed(before, [weight]) == [True]
+
+
+@pytest.mark.skipif(
+    not ON_JAX,
+    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
+    "on JAX",
+)
+def test_the_fused_engine_trains_an_auxiliary_classifier_as_the_classic_loop():
+    from gan_cookbook.fused import FusedGANTrainer
+
+    images = random_images(32)
+    labels = np.arange(32) % 4
+    runs = []
+    for trainer_class in (GANTrainer, FusedGANTrainer):
+        generator, discriminator, d_on_g = make_acgan(seed=5)
+        trainer = trainer_class(generator, discriminator, d_on_g, num_classes=4, seed=5)
+        record = StepLosses()
+        trainer.fit(
+            images, labels, batch_size=8, epochs=1, callbacks=[record], verbose=0
+        )
+        runs.append((record.logs, snapshot(generator.weights + discriminator.weights)))
+    (classic_logs, classic_weights), (fused_logs, fused_weights) = runs
+    assert len(fused_logs) == len(classic_logs) == 4
+    for fused, classic in zip(fused_logs, classic_logs, strict=True):
+        assert sorted(fused) == sorted(classic)
+        for key, value in classic.items():
+            assert fused[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    for fused, classic in zip(fused_weights, classic_weights, strict=True):
+        np.testing.assert_allclose(fused, classic, rtol=1e-4, atol=1e-5)
