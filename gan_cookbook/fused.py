@@ -18,6 +18,7 @@ import keras
 
 from gan_cookbook.loop import GANTrainer, mean_logs
 from gan_cookbook.noise import Noise
+from gan_cookbook.objectives import Objective
 
 StepFunction = Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
 
@@ -26,8 +27,9 @@ class FusedGANTrainer(GANTrainer):
     """:class:`~gan_cookbook.loop.GANTrainer` with both phases in one ``jax.jit``.
 
     The first step runs classic: that is when Keras builds the models' losses,
-    metrics and train functions. Later steps run the compiled step, with the same
-    results as the classic loop to float rounding. Arguments as
+    metrics and train functions. With ``d_steps`` above 1, the compiled call runs
+    the whole block: D's updates unrolled, then G's. Later steps run the compiled
+    step, with the same results as the classic loop to float rounding. Arguments as
     :class:`~gan_cookbook.loop.GANTrainer` takes them.
 
     Raises:
@@ -45,7 +47,7 @@ class FusedGANTrainer(GANTrainer):
         seed: int | None = None,
         real_label: float = 1.0,
         num_classes: int | None = None,
-        objective: Any = "standard",
+        objective: str | Objective = "standard",
         d_steps: int = 1,
     ):
         if keras.backend.backend() != "jax":

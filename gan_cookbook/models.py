@@ -146,17 +146,20 @@ def _cooking_generator_layers(x, image_shape: tuple[int, int, int]):
 
 def cooking_discriminator(
     image_shape: tuple[int, int, int] = (28, 28, 1),
+    activation: str = "sigmoid",
 ) -> keras.Model:
     """Discriminator of the "3 minutes for cooking DCGAN" seed.
 
     Conv2D(64, 5x5) -> LeakyReLU(0.2) -> MaxPool(2) -> Conv2D(128, 5x5) ->
-    LeakyReLU(0.2) -> MaxPool(2) -> Flatten -> Dense(1) -> sigmoid.
+    LeakyReLU(0.2) -> MaxPool(2) -> Flatten -> Dense(1) -> sigmoid, or
+    ``activation="linear"`` for the score of the least-squares, hinge and
+    Wasserstein objectives (:mod:`gan_cookbook.objectives`).
     """
     image_shape = _check_image_shape(image_shape)
     images = keras.Input(shape=image_shape, name="images")
     x = layers.Dense(1)(_cooking_features(images))
-    probability = layers.Activation("sigmoid", dtype="float32")(x)
-    return keras.Model(images, probability, name="cooking_discriminator")
+    output = layers.Activation(_check_activation(activation), dtype="float32")(x)
+    return keras.Model(images, output, name="cooking_discriminator")
 
 
 def _cooking_features(images):

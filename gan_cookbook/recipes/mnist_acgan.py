@@ -25,6 +25,12 @@ RECIPE = MNIST_QUICK.replace(
     # mnist_quick's D with a second head, Dense(10) -> softmax, trained with sparse
     # categorical cross-entropy beside the validity's binary cross-entropy.
     build_discriminator=partial(auxiliary_quick_discriminator, minibatch_group_size=4),
+    # mnist_quick's rates, batch and 7 epochs, kept: measured on 2 CPU cores (AMD
+    # EPYC, TensorFlow), N = 10,000, the average of G after each epoch: Fréchet
+    # distance 42.1 / 14.1 / 8.0 / 8.5 / 7.8 / 7.5 / 9.0 (trained G 12.2 at epoch
+    # 7), label accuracy 95.0% / 97.7% / 99.4% / 99.8% / 99.8% / 99.6% / 99.7%
+    # (the classifier's own on real images: 99.5%), 10 of 10 classes. Learning the
+    # classes makes D's features sharper than mnist_quick's (28.6 at epoch 7).
 )
 
 if __name__ == "__main__":

@@ -21,6 +21,13 @@ RECIPE = MNIST_QUICK.replace(
     build_discriminator=partial(
         quick_discriminator, minibatch_group_size=4, activation="linear"
     ),
+    # mnist_quick's rates (D 2e-3, G 4e-3), kept: measured at its 7 epochs on 2 CPU
+    # cores (AMD EPYC, TensorFlow), Fréchet distance of the average of G after each
+    # epoch, N = 10,000: 71.3 / 47.5 / 34.9 / 32.7 / 29.3 / 28.4 / 26.8 (trained G
+    # 29.2), 10 of 10 classes; mnist_quick itself, the same day and machine: 65.6 /
+    # 47.9 / 40.4 / 32.7 / 28.5 / 30.2 / 28.6. The hinge's margin bounds what D
+    # gains from a fake it already rejects, so the fast rates that blew up the
+    # least-squares D (mnist_lsgan) held here.
 )
 
 if __name__ == "__main__":
