@@ -19,6 +19,14 @@ from gan_cookbook.models import (  # noqa: E402
 )
 from gan_cookbook.noise import Noise  # noqa: E402
 
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    # What gan_cookbook.backend.enable_determinism does when a run starts, done
+    # before any test runs an op: after that TensorFlow keeps its threads, and a
+    # clipped critic's runs would not repeat (backend.enable_determinism says why).
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
 
 def make_gan(
     seed=0,

@@ -39,6 +39,8 @@ MUST_PASS = {
         ("tests/test_objectives.py::"
          "test_the_fused_engine_computes_what_the_classic_loop_computes"
          "[wasserstein-3]",),
+        # Skipped on TensorFlow, where a Wasserstein critic does not repeat exactly.
+        ("tests/test_resume.py::test_two_epochs_equal_one_then_a_resume[mnist_wgan]",),
     ),
     "torch": (
         # mixed_bfloat16 is refused on PyTorch on the CPU and trains on a CUDA GPU.

@@ -46,15 +46,32 @@ def weights(path):
     ]
 
 
-# mnist_wgan: a clipped critic, five D updates a step (on 128 images, batches of 8:
-# 3 steps an epoch), the Wasserstein losses.
+# Several D updates a step (on 128 images, batches of 8: 3 steps of 5 an epoch, or
+# 8 of 2), with the hinge and Wasserstein objectives and a clipped critic.
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+
+
 @pytest.mark.parametrize(
-    ("name", "settings"),
-    [(RECIPE, SMALL), ("mnist_wgan", {**SMALL, "batch_size": 8})],
-    ids=[RECIPE, "mnist_wgan"],
+    ("name", "changes"),
+    [
+        (RECIPE, {}),
+        ("mnist_hinge", {"d_steps": 2, "batch_size": 8}),
+        pytest.param(
+            "mnist_wgan",
+            {"batch_size": 8},
+            marks=pytest.mark.skipif(
+                ON_TENSORFLOW,
+                reason="a Wasserstein critic's first updates do not repeat bit for "
+                "bit on TensorFlow (docs/objectives.md); tests/test_backends.py runs "
+                "this on JAX and PyTorch",
+            ),
+        ),
+    ],
+    ids=[RECIPE, "mnist_hinge-d_steps-2", "mnist_wgan"],
 )
-def test_two_epochs_equal_one_then_a_resume(tmp_path, name, settings):
-    recipe = recipes.get(name)
+def test_two_epochs_equal_one_then_a_resume(tmp_path, name, changes):
+    recipe = recipes.get(name).replace(**changes)
+    settings = {**SMALL, "batch_size": changes.get("batch_size", SMALL["batch_size"])}
     cook(recipe, out=tmp_path / "straight", epochs=2, **settings)
     cook(recipe, out=tmp_path / "split", epochs=1, **settings)
     resumed = cook(recipe, out=tmp_path / "split", epochs=2, resume=True, **settings)
