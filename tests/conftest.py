@@ -166,3 +166,28 @@ def spy_on(model, record, generator, discriminator):
         return result
 
     model.train_on_batch = train_on_batch
+
+
+def assert_same_weights(*pairs):
+    """Each model's weights equal its twin's, exactly: ``(model, twin)`` pairs."""
+    for model, twin in pairs:
+        for weight, twin_weight in zip(model.weights, twin.weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(weight),
+                keras.ops.convert_to_numpy(twin_weight),
+            )
+
+
+def assert_engines_agree(classic, fused):
+    """Two runs' ``(step logs, weights)``, the classic engine's and the fused one's,
+    agree step for step to float rounding."""
+    (classic_logs, classic_weights), (fused_logs, fused_weights) = classic, fused
+    assert len(fused_logs) == len(classic_logs)
+    for fused_step, classic_step in zip(fused_logs, classic_logs, strict=True):
+        assert sorted(fused_step) == sorted(classic_step)
+        for key, value in classic_step.items():
+            assert fused_step[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    for fused_weight, classic_weight in zip(
+        fused_weights, classic_weights, strict=True
+    ):
+        np.testing.assert_allclose(fused_weight, classic_weight, rtol=1e-4, atol=1e-5)

@@ -16,6 +16,8 @@ from gan_cookbook.noise import Noise
 from conftest import (
     StepLosses,
     StopAt,
+    assert_engines_agree,
+    assert_same_weights,
     changed,
     make_gan,
     random_images,
@@ -291,15 +293,9 @@ def test_restored_state_resumes_exactly(stop):
     restore_trainer_state(resumed, state)
     history = resumed.fit(images, batch_size=16, epochs=2, callbacks=[after], verbose=0)
     assert before.losses + after.losses == straight.losses
-    for model, twin in (
-        (generator, resumed_generator),
-        (discriminator, resumed_discriminator),
-    ):
-        for weight, twin_weight in zip(model.weights, twin.weights, strict=True):
-            np.testing.assert_array_equal(
-                keras.ops.convert_to_numpy(weight),
-                keras.ops.convert_to_numpy(twin_weight),
-            )
+    assert_same_weights(
+        (generator, resumed_generator), (discriminator, resumed_discriminator)
+    )
     # The resumed epoch's mean includes the steps run before the stop.
     assert history.history["d_loss"][-1] == pytest.approx(
         np.mean([d for d, _ in straight.losses[4:]])
@@ -359,15 +355,9 @@ def test_fused_engine_computes_what_the_classic_loop_computes():
             record.logs,
             snapshot(generator.weights + discriminator.weights),
         )
-    classic, fused = runs["classic"], runs["fused"]
     # Every log of every step: losses, and D's accuracies, which start from reset
     # metrics in each step as train_on_batch's do.
-    assert [sorted(logs) for logs in fused[0]] == [sorted(logs) for logs in classic[0]]
-    for fused_logs, classic_logs in zip(fused[0], classic[0], strict=True):
-        for key, value in classic_logs.items():
-            assert fused_logs[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
-    for fused_weight, classic_weight in zip(fused[1], classic[1], strict=True):
-        np.testing.assert_allclose(fused_weight, classic_weight, rtol=1e-4, atol=1e-5)
+    assert_engines_agree(runs["classic"], runs["fused"])
 
 
 @pytest.mark.parametrize("engine", ["classic", "fused"])
