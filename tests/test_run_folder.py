@@ -208,3 +208,21 @@ def test_copy_recipe_writes_an_example_or_builtin_and_never_overwrites(tmp_path)
 def test_data_record_ignores_a_bad_class_count():
     assert DataRecord.from_json({"num_classes": True}).num_classes is None
     assert DataRecord.from_json({"num_classes": 10}).num_classes == 10
+
+
+def test_a_run_recorded_before_objectives_resumes_as_the_standard_one():
+    # recipe.json of then: no objective or d_steps, the loss written out.
+    before = RunRecord.from_json(
+        {**SAVED, "recipe": {**SAVED["recipe"], "loss": "binary_crossentropy"}}
+    )
+    recipe_now = {**SAVED["recipe"], "loss": None, "objective": "standard"}
+    now = RunRecord.from_json({**SAVED, "recipe": {**recipe_now, "d_steps": 1}})
+    assert before.differences(now) == []
+    other = RunRecord.from_json(
+        {**SAVED, "recipe": {**recipe_now, "objective": "hinge", "d_steps": 5}}
+    )
+    assert before.differences(other) == [
+        "recipe.loss: 'binary_crossentropy' in the run, None given",
+        "recipe.objective: 'standard' in the run, 'hinge' given",
+        "recipe.d_steps: 1 in the run, 5 given",
+    ]
