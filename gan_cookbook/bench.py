@@ -170,9 +170,13 @@ def machine_line(machine: dict[str, Any]) -> str:
 
 def format_result(result: dict[str, Any]) -> str:
     """The benchmark's figures as a few lines of text, for the command line."""
+    d_steps = result.get("d_steps", 1)
+    batch = f"batch {result['batch_size']}"
+    if d_steps > 1:
+        batch += f" x {d_steps} D updates a step"
     return "\n".join(
         [
-            f"{result['recipe']}, batch {result['batch_size']}, "
+            f"{result['recipe']}, {batch}, "
             f"{result['machine']['backend']} backend, {result['engine']} engine, "
             f"{result['precision']}: "
             f"{result['steps']} timed steps after {result['warmup']} warm-up steps "
