@@ -5,6 +5,7 @@ step, the progress GIF, the loss plot, and the Fréchet distance every N epochs
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from gan_cookbook.evaluation.generation import (
     takes_labels,
 )
 from gan_cookbook.evaluation.measure import Evaluator, evaluator_of
+from gan_cookbook.files import appending, write_text
 from gan_cookbook.images import save_gif, save_grid
 from gan_cookbook.noise import Noise
 from gan_cookbook.plots import plot_losses
@@ -103,7 +105,7 @@ class HistoryCSV(keras.callbacks.Callback):
             "epoch": epoch + 1,
             **{key: logs.get(key, "") for key in self.columns[1:]},
         }
-        with self.path.open("a", newline="") as file:
+        with appending(self.path) as file:
             writer = csv.DictWriter(
                 file, fieldnames=self.columns, extrasaction="ignore"
             )
@@ -148,7 +150,7 @@ class StepsCSV(keras.callbacks.Callback):
             else:
                 with self.path.open(newline="") as file:
                     self.columns = next(csv.reader(file))
-        with self.path.open("a", newline="") as file:
+        with appending(self.path) as file:
             writer = csv.DictWriter(
                 file, fieldnames=self.columns, extrasaction="ignore"
             )
@@ -164,21 +166,27 @@ class StepsCSV(keras.callbacks.Callback):
     def truncate(self, epoch: int, step: int) -> None:
         """Keeps the file's rows up to a checkpoint's position: ``epoch`` epochs
         done and ``step`` steps into the next. Rows after it record steps that a
-        resumed run is about to redo."""
+        resumed run is about to redo; a row cut short (a killed write) goes too.
+        The file is replaced whole, so a crash now loses no row."""
         if not self.path.is_file():
             return
         with self.path.open(newline="") as file:
             rows = list(csv.reader(file))
         if not rows:
             return
+        header = rows[0]
         kept = [
             row
             for row in rows[1:]
-            if int(row[0]) <= epoch
-            or (int(row[0]) == epoch + 1 and int(row[1]) <= step)
+            if len(row) == len(header)
+            and (
+                int(row[0]) <= epoch
+                or (int(row[0]) == epoch + 1 and int(row[1]) <= step)
+            )
         ]
-        with self.path.open("w", newline="") as file:
-            csv.writer(file).writerows([rows[0], *kept])
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows([header, *kept])
+        write_text(self.path, text.getvalue())
 
 
 class StopOnSignal(keras.callbacks.Callback):

@@ -15,13 +15,14 @@ same way, so that a run can be sampled while it trains or after it stopped.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from gan_cookbook.files import replacing, write_text
 
 if TYPE_CHECKING:
     from gan_cookbook.loop import GANTrainer
@@ -142,52 +143,37 @@ def save_checkpoint(
     metadata: dict[str, Any],
     keep: int = 1,
 ) -> Path:
-    """Writes a checkpoint atomically, then keeps only the newest ``keep``.
+    """Writes a checkpoint whole, then keeps only the newest ``keep``.
 
     The file is written under a temporary name, flushed to disk and renamed, so a
-    crash or a second Ctrl-C during the write leaves the previous checkpoint whole.
+    crash, a full disk or a second Ctrl-C during the write leaves the previous
+    checkpoint whole (:func:`~gan_cookbook.files.replacing`).
+
+    Raises:
+        DiskFullError: no room for it; the older checkpoints are kept.
     """
     folder = Path(run_folder) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     progress = metadata["progress"]
     path = folder / checkpoint_name(progress["epoch"], progress["step"])
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with temporary.open("wb") as file:
-            np.savez(file, **arrays, **{_METADATA: np.array(json.dumps(metadata))})
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync_folder(folder)
+    with replacing(path, durable=True) as temporary, temporary.open("wb") as file:
+        np.savez(file, **arrays, **{_METADATA: np.array(json.dumps(metadata))})
     for old in list_checkpoints(run_folder)[:-keep]:
         old.unlink()
     return path
 
 
 def save_model(model: Any, path: str | Path) -> Path:
-    """Saves a Keras model to ``path`` (a ``.keras`` file) atomically: a reader,
-    even one loading it while the run trains, sees the previous file or the new."""
+    """Saves a Keras model to ``path`` (a ``.keras`` file) whole: a reader, even one
+    loading it while the run trains, sees the previous file or the new."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    try:
+    with replacing(path) as temporary:
         model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 
-def write_text(path: Path, text: str) -> None:
-    """Writes ``text`` atomically: a reader sees the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def write_json(path: Path, value: Any) -> None:
-    """Writes ``value`` as JSON atomically: a reader sees the old file or the new."""
+    """Writes ``value`` as JSON whole: a reader sees the old file or the new."""
     write_text(path, json.dumps(value, indent=2))
 
 
@@ -199,22 +185,45 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
             arrays = {name: contents[name] for name in contents.files}
         metadata = json.loads(str(arrays.pop(_METADATA)))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        reason = str(error) or type(error).__name__
         raise ValueError(
-            f"{path}: not a readable checkpoint ({error}). Expected a file written by "
-            "gan-cookbook; an older checkpoint may sit beside it."
+            f"{path}: not a readable checkpoint ({reason}). Expected a file written "
+            "by gan-cookbook; an older checkpoint may sit beside it."
         ) from None
     return arrays, metadata
 
 
-def _sync_folder(folder: Path) -> None:
-    """Makes the rename itself durable where the platform allows it."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+def newest_readable(
+    checkpoints: list[Path],
+) -> tuple[Path, dict[str, np.ndarray], dict[str, Any], list[tuple[Path, str]]]:
+    """The newest of ``checkpoints`` (oldest first) that reads whole, its arrays and
+    metadata, and those newer that did not read, each with the reason.
+
+    Every array is read, so a file truncated or damaged after it was written (a
+    wrong CRC of the zip) is found here, before training resumes from it.
+
+    Raises:
+        ValueError: none reads; the message names each file and why.
+    """
+    skipped: list[tuple[Path, str]] = []
+    for path in reversed(checkpoints):
+        try:
+            arrays, metadata = load_checkpoint(path)
+        except ValueError as error:
+            skipped.append((path, _reason(error)))
+            continue
+        return path, arrays, metadata, skipped
+    listed = "; ".join(f"{path} ({reason})" for path, reason in skipped)
+    raise ValueError(
+        f"No checkpoint of the run can be read: {listed}. The run must start "
+        "again from its first step (`overwrite=True`)."
+    )
+
+
+def _reason(error: ValueError) -> str:
+    """The cause in a :func:`load_checkpoint` error: what is between its first
+    parentheses."""
+    text = str(error)
+    start = text.find("(")
+    end = text.find("). Expected")
+    return text[start + 1 : end] if 0 <= start < end else text

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_cookbook.checks import is_integer
+from gan_cookbook.files import replacing
 from gan_cookbook.run_folder import SETTINGS_FILE, RunFolder
 
 FRECHET_COLUMN = "frechet_distance"
@@ -453,8 +454,11 @@ def plot_curves(rows: Sequence[RunSummary], out: str | Path) -> Path:
     axes.legend(fontsize="small")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    try:
+        with replacing(out) as temporary:
+            figure.savefig(temporary, dpi=100)
+    finally:
+        plt.close(figure)
     return out
 
 

@@ -24,6 +24,7 @@ from the newest checkpoint exactly as the run would have gone on.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,19 @@ from gan_cookbook.callbacks import (
     SampleGrid,
     StepsCSV,
     StopOnSignal,
-    frechet_callback,
 )
 from gan_cookbook.checkpoint import (
-    load_checkpoint,
+    newest_readable,
     restore_trainer_state,
     save_checkpoint,
     save_model,
     trainer_state,
+)
+from gan_cookbook.files import (
+    EXIT_DISK_FULL,
+    DiskFullError,
+    mebibytes,
+    remove_temporaries,
 )
 from gan_cookbook.gan_model import (
     GANModel,
@@ -58,8 +64,19 @@ from gan_cookbook.loaders import Dataset
 from gan_cookbook.loop import GANTrainer, NonFiniteLossError
 from gan_cookbook.options import CookOptions
 from gan_cookbook.recipe import Recipe
-from gan_cookbook.run_folder import DataRecord, RunFolder, RunRecord, now
-from gan_cookbook.training import build_trainer, load_training_data
+from gan_cookbook.run_folder import (
+    DataRecord,
+    RunFolder,
+    RunRecord,
+    now,
+    open_run_folder,
+)
+from gan_cookbook.training import (
+    build_trainer,
+    frechet_evaluation,
+    load_training_data,
+    sample_noise_of,
+)
 
 
 class RunStopped(RuntimeError):
@@ -68,7 +85,7 @@ class RunStopped(RuntimeError):
     Attributes:
         checkpoint: The checkpoint to resume from, or ``None`` if there is none.
         exit_code: The exit status a command line should end with (130 for SIGINT,
-            143 for SIGTERM, 1 for a NaN loss).
+            143 for SIGTERM, 1 for a NaN loss, 74 for a full disk).
     """
 
     def __init__(self, message: str, checkpoint: Path | None, exit_code: int):
@@ -140,6 +157,10 @@ class Run:
         averaged: The averaged copy of G when the recipe averages, else ``None``.
         num_classes: The data's number of classes for a conditional recipe, else
             ``None``.
+        notes: What a resume found and did about it (a damaged checkpoint set
+            aside, a run begun again), printed when cooking starts.
+        damaged: The checkpoints newer than ``resumed_from`` that did not read;
+            :meth:`cook` renames each to ``<name>.damaged``.
     """
 
     recipe: Recipe
@@ -157,6 +178,8 @@ class Run:
     evaluation: keras.callbacks.Callback | None = None
     averaged: AveragedGenerator | None = None
     num_classes: int | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    damaged: list[Path] = dataclasses.field(default_factory=list)
 
     @classmethod
     def build(
@@ -244,14 +267,29 @@ class Run:
         )
 
     def cook(self) -> RunResult:
-        """Trains up to the recipe's epochs and writes the run folder.
+        """Trains up to the recipe's epochs and writes the run folder, holding its
+        lock (:meth:`~gan_cookbook.run_folder.RunFolder.hold`) all the while.
 
         Raises:
-            RunStopped: a signal or a NaN loss ended the run early.
+            RunStopped: a signal, a NaN loss or a full disk ended the run early.
+            ValueError: another process cooks in the folder.
         """
+        with self.folder.hold():
+            try:
+                return self._cook()
+            except DiskFullError as error:
+                raise self._disk_full(error) from None
+
+    def _cook(self) -> RunResult:
         folder = self.folder
+        for note in self.notes:
+            print(note, file=sys.stderr, flush=True)
         if self.overwrite:
             folder.clear()
+        for path in self.damaged:
+            path.replace(path.with_name(path.name + ".damaged"))
+        # What writes killed part way left (SIGKILL, a full disk).
+        remove_temporaries(folder.path)
         record = self.record()
         if self.resumed_from is not None:
             record = dataclasses.replace(record, created=folder.read_record().created)
@@ -326,6 +364,23 @@ class Run:
             averaged_generator=None if self.averaged is None else self.averaged.model,
         )
 
+    def _disk_full(self, error: DiskFullError) -> RunStopped:
+        checkpoints = self.folder.checkpoints()
+        checkpoint = checkpoints[-1] if checkpoints else None
+        kept = (
+            f"Every file already written is whole; the newest checkpoint is "
+            f"{checkpoint}."
+            if checkpoint
+            else "No checkpoint was written yet."
+        )
+        return RunStopped(
+            f"{error}; the run needs about {mebibytes(self.bytes_needed())} for its "
+            f"checkpoints, models and samples. {kept} Free some space, then resume: "
+            "the run goes on from that checkpoint exactly.",
+            checkpoint,
+            EXIT_DISK_FULL,
+        )
+
     def _diverged(self, error: NonFiniteLossError) -> RunStopped:
         checkpoints = self.folder.checkpoints()
         checkpoint = checkpoints[-1] if checkpoints else None
@@ -362,16 +417,35 @@ class Run:
         return path
 
     def restore(self, epochs_given: bool = True) -> None:
-        """Continues from the run folder's newest checkpoint: its trainer state,
-        sample noise and epoch logs.
+        """Continues from the run folder's newest readable checkpoint: its trainer
+        state, sample noise and epoch logs. Newer checkpoints that do not read
+        (truncated, damaged) are skipped, and set aside by :meth:`cook`; a run
+        with no checkpoint yet is cooked again from its first step.
 
         Raises:
-            ValueError: the settings differ from the saved run's, the checkpoint
-                does not fit the models, or the run has trained its epochs already.
+            ValueError: the settings differ from the saved run's, no checkpoint
+                reads, the checkpoint does not fit the models, or the run has
+                trained its epochs already.
         """
         self.folder.check_same_run(self.record())
-        checkpoint = self.folder.checkpoints()[-1]
-        arrays, metadata = load_checkpoint(checkpoint)
+        checkpoints = self.folder.checkpoints()
+        if not checkpoints:
+            self.notes.append(
+                f"{self.out} holds no checkpoint yet (the run stopped in its first "
+                "epoch): cooking it again from its first step."
+            )
+            self.overwrite = True
+            return
+        try:
+            checkpoint, arrays, metadata, skipped = newest_readable(checkpoints)
+        except ValueError as error:
+            raise ValueError(f"`out` {self.out}: {error}") from None
+        for path, reason in skipped:
+            self.notes.append(
+                f"Skipped the checkpoint {path} ({reason}): it is renamed "
+                f"{path.name}.damaged; resuming from {checkpoint.name}."
+            )
+            self.damaged.append(path)
         self.sample_noise = arrays.pop("sample_noise")
         try:
             restore_trainer_state(
@@ -449,71 +523,6 @@ def epochs_phrase(count: int) -> str:
     return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
-def open_run_folder(
-    recipe: Recipe,
-    out: str | Path | None,
-    options: CookOptions,
-    resume: bool = False,
-    overwrite: bool = False,
-) -> tuple[RunFolder, CookOptions]:
-    """The run folder to cook into, checked, and the options resolved against it:
-    a resumed run's recorded options fill those not given."""
-    if resume and overwrite:
-        raise ValueError(
-            "`resume` and `overwrite` exclude each other: choose one. "
-            "Received: resume=True, overwrite=True"
-        )
-    if resume:
-        if out is None:
-            raise ValueError(
-                "`out` is required when `resume=True`: the folder of the run to "
-                "resume. Received: out=None"
-            )
-        folder = RunFolder(out)
-        folder.check_resumable()
-        return folder, options.merged(folder.read_record().options)
-    folder = RunFolder(out) if out is not None else RunFolder.new_default(recipe.name)
-    folder.check_new(overwrite)
-    return folder, options
-
-
-def sample_noise_of(recipe: Recipe, num_classes: int | None) -> np.ndarray:
-    """The fixed noise of a run's epoch grids; a conditional run's grids give each
-    class a row of ``grid_size`` images."""
-    rows = recipe.grid_size if num_classes is None else num_classes
-    noise = recipe.noise.sample(
-        (rows * recipe.grid_size, recipe.noise_dim), seed=recipe.seed
-    )
-    return keras.ops.convert_to_numpy(noise)
-
-
-def frechet_evaluation(
-    gan_model: GANModel,
-    averaged: AveragedGenerator | None,
-    recipe: Recipe,
-    dataset: Dataset,
-    options: CookOptions,
-    verbose: int,
-) -> keras.callbacks.Callback | None:
-    """The ``eval_every`` callback, its data loaded and checked before training;
-    ``None`` when nothing is evaluated."""
-    if options.eval_every is None:
-        return None
-    # With an average, the average is what is sampled and the trained G is
-    # measured beside it.
-    sampled = gan_model.generator if averaged is None else averaged.model
-    return frechet_callback(
-        sampled,
-        recipe.noise,
-        dataset,
-        every=options.eval_every,
-        count=options.eval_count_or_default,
-        seed=recipe.seed,
-        verbose=verbose,
-        raw_generator=None if averaged is None else gan_model.generator,
-    )
-
-
 def prepare(
     recipe: Recipe,
     *,
@@ -556,7 +565,7 @@ def prepare(
     """
     arguments = locals()
     given = CookOptions.given(**{name: arguments[name] for name in CookOptions.names()})
-    folder, options = open_run_folder(recipe, out, given, resume, overwrite)
+    folder, options = open_run_folder(recipe.name, out, given, resume, overwrite)
     recipe = recipe.replace(**options.recipe_overrides())
     dataset, num_classes = load_training_data(recipe, options)
     run = Run.build(  # the models, their trainer, the average and the measurement

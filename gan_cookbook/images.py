@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gan_cookbook.files import replacing
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Maps images in [-1, 1] to uint8 pixels (values outside are clipped)."""
@@ -78,7 +80,8 @@ def save_grid(
         )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    with replacing(path) as temporary:
+        picture.save(temporary)
     return path
 
 
@@ -113,11 +116,12 @@ def save_gif(
         pictures.append(picture)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pictures[0].save(
-        path,
-        save_all=True,
-        append_images=pictures[1:],
-        duration=duration,
-        loop=0,
-    )
+    with replacing(path) as temporary:
+        pictures[0].save(
+            temporary,
+            save_all=True,
+            append_images=pictures[1:],
+            duration=duration,
+            loop=0,
+        )
     return path

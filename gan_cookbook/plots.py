@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_cookbook.files import replacing
+
 LOSSES = (("d_loss", "D loss", "tab:blue"), ("g_loss", "G loss", "tab:orange"))
 
 
@@ -119,6 +121,9 @@ def plot_losses(
         per_epoch.set_xticks(epoch_numbers)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    try:
+        with replacing(out) as temporary:
+            figure.savefig(temporary, dpi=100)
+    finally:
+        plt.close(figure)
     return out

@@ -12,17 +12,20 @@ starts one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gan_cookbook.checkpoint import list_checkpoints, write_json
 from gan_cookbook.checks import is_integer
+from gan_cookbook.locks import LockHeld, held, holder
+from gan_cookbook.options import CookOptions
 
 if TYPE_CHECKING:
     from gan_cookbook.data import DataSource
@@ -38,6 +41,8 @@ RAW_GENERATOR_FILE = "generator_raw.keras"
 """A run's trained generator, beside the averaged one when the recipe averages."""
 DISCRIMINATOR_FILE = "discriminator.keras"
 """A run's discriminator."""
+LOCK_FILE = ".lock"
+"""Locked by the process that cooks the run (:mod:`gan_cookbook.locks`)."""
 
 # Settings a resumed run must share with the saved one (epochs and the optimizers'
 # settings may change: more epochs, or a lower learning rate after a NaN).
@@ -334,9 +339,20 @@ class RunFolder:
     def losses_png(self) -> Path:
         return self.path / "losses.png"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_FILE
+
     def is_run(self) -> bool:
         """Whether the folder holds a run (its ``recipe.json``)."""
         return self.settings_path.is_file()
+
+    def is_empty(self) -> bool:
+        """Whether the folder is missing or holds nothing but its lock file (what a
+        process killed before writing anything leaves)."""
+        if not self.path.is_dir():
+            return True
+        return all(path.name == LOCK_FILE for path in self.path.iterdir())
 
     def checkpoints(self) -> list[Path]:
         """The run's checkpoints, oldest first."""
@@ -395,13 +411,14 @@ class RunFolder:
             raise ValueError(
                 f"`out` {out} is a file. Expected a new or empty folder. {received}"
             )
-        if not (out.is_dir() and any(out.iterdir())):
+        if self.is_empty():
             return
         if not overwrite and self.is_run() and not self.checkpoints():
             raise ValueError(
                 f"`out` {out} holds a run that stopped before its first checkpoint: "
-                "nothing was trained that could be kept. Start it again with "
-                f"`overwrite=True`, or choose a new folder. {received}"
+                "nothing was trained that could be kept. Start it from its first "
+                "step with `resume=True` (its own settings) or `overwrite=True`, or "
+                f"choose a new folder. {received}"
             )
         if not overwrite:
             raise ValueError(
@@ -416,7 +433,9 @@ class RunFolder:
             )
 
     def check_resumable(self) -> list[Path]:
-        """The checkpoints of the run to resume; a clear error when it has none."""
+        """The checkpoints of the run to resume, oldest first; none when it stopped
+        before its first (it is then cooked from its first step). A clear error
+        when the folder holds no run."""
         out = self.path
         received = f"Received: out={str(out)!r}, resume=True"
         if not self.is_run():
@@ -425,14 +444,42 @@ class RunFolder:
                 f"`out` {out} {what}: it is not a run folder, so there is nothing to "
                 f"resume. Start a new run instead. {received}"
             )
-        checkpoints = self.checkpoints()
-        if not checkpoints:
-            raise ValueError(
-                f"`out` {out} holds a run that stopped before its first checkpoint: "
-                "nothing was trained that could be resumed. Start it again with "
-                f"`overwrite=True` (in place of `resume=True`). {received}"
-            )
-        return checkpoints
+        return self.checkpoints()
+
+    def check_not_in_use(self, argument: str = "out") -> None:
+        """Refuses a folder that a live process is cooking.
+
+        Raises:
+            ValueError: naming that process.
+        """
+        cooking = holder(self.lock_path)
+        if cooking is not None:
+            raise self._in_use(cooking, argument)
+
+    @contextlib.contextmanager
+    def hold(self, argument: str = "out") -> Iterator[None]:
+        """Holds the folder's lock while the block cooks into it: another ``cook``,
+        ``resume`` or ``overwrite`` of it is refused until the block ends or the
+        process dies. ``sample`` and ``evaluate`` take no lock.
+
+        Raises:
+            ValueError: another process cooks the run, naming it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(held(self.lock_path))
+            except LockHeld as error:
+                raise self._in_use(error.holder, argument) from None
+            yield
+
+    def _in_use(self, cooking: str, argument: str) -> ValueError:
+        return ValueError(
+            f"`{argument}` {self.path} is being cooked by {cooking}. One process at a "
+            "time cooks a run: wait for it to end, or stop it (Ctrl-C where it runs, "
+            "which writes a checkpoint), then resume. Sampling and evaluating work "
+            f"while it cooks. Received: {argument}={str(self.path)!r}"
+        )
 
     def check_disk(self, needed: int) -> None:
         """Checks that the folder can be written and its disk has ``needed`` bytes
@@ -471,7 +518,43 @@ class RunFolder:
             )
 
     def clear(self) -> None:
-        """Removes the run in the folder (``overwrite``), then makes it anew."""
-        if self.path.exists():
-            shutil.rmtree(self.path)
+        """Removes the run in the folder (``overwrite``), all but the lock file:
+        the process that clears it holds that lock."""
         self.path.mkdir(parents=True, exist_ok=True)
+        for path in self.path.iterdir():
+            if path.name == LOCK_FILE:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+def open_run_folder(
+    recipe_name: str,
+    out: str | Path | None,
+    options: CookOptions,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> tuple[RunFolder, CookOptions]:
+    """The run folder to cook into, checked, and the options resolved against it:
+    a resumed run's recorded options fill those not given."""
+    if resume and overwrite:
+        raise ValueError(
+            "`resume` and `overwrite` exclude each other: choose one. "
+            "Received: resume=True, overwrite=True"
+        )
+    if resume:
+        if out is None:
+            raise ValueError(
+                "`out` is required when `resume=True`: the folder of the run to "
+                "resume. Received: out=None"
+            )
+        folder = RunFolder(out)
+        folder.check_not_in_use()
+        folder.check_resumable()
+        return folder, options.merged(folder.read_record().options)
+    folder = RunFolder(out) if out is not None else RunFolder.new_default(recipe_name)
+    folder.check_not_in_use()
+    folder.check_new(overwrite)
+    return folder, options

@@ -4,6 +4,11 @@ both start here."""
 
 from __future__ import annotations
 
+import keras
+import numpy as np
+
+from gan_cookbook.average import AveragedGenerator
+from gan_cookbook.callbacks import frechet_callback
 from gan_cookbook.data import load_path
 from gan_cookbook.gan_model import (
     GANModel,
@@ -80,3 +85,40 @@ def build_trainer(
     if num_classes is not None:
         trainer.check_labels(dataset.labels, len(dataset.images))
     return gan_model, trainer
+
+
+def sample_noise_of(recipe: Recipe, num_classes: int | None) -> np.ndarray:
+    """The fixed noise of a run's epoch grids; a conditional run's grids give each
+    class a row of ``grid_size`` images."""
+    rows = recipe.grid_size if num_classes is None else num_classes
+    noise = recipe.noise.sample(
+        (rows * recipe.grid_size, recipe.noise_dim), seed=recipe.seed
+    )
+    return keras.ops.convert_to_numpy(noise)
+
+
+def frechet_evaluation(
+    gan_model: GANModel,
+    averaged: AveragedGenerator | None,
+    recipe: Recipe,
+    dataset: Dataset,
+    options: CookOptions,
+    verbose: int,
+) -> keras.callbacks.Callback | None:
+    """The ``eval_every`` callback, its data loaded and checked before training;
+    ``None`` when nothing is evaluated."""
+    if options.eval_every is None:
+        return None
+    # With an average, the average is what is sampled and the trained G is
+    # measured beside it.
+    sampled = gan_model.generator if averaged is None else averaged.model
+    return frechet_callback(
+        sampled,
+        recipe.noise,
+        dataset,
+        every=options.eval_every,
+        count=options.eval_count_or_default,
+        seed=recipe.seed,
+        verbose=verbose,
+        raw_generator=None if averaged is None else gan_model.generator,
+    )

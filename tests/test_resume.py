@@ -355,19 +355,30 @@ def test_resume_finds_the_recipe_file_a_run_was_cooked_from(tmp_path):
     )
 
 
-def test_a_run_stopped_before_its_first_checkpoint_says_how_to_go_on(tmp_path):
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_its_first_step(
+    tmp_path,
+):
     out = tmp_path / "run"
     runner = CliRunner()
     first = ["cook", RECIPE, "--limit", "64", "--batch-size", "32", "--epochs", "1",
              "--out", str(out), "--quiet"]  # fmt: skip
     assert runner.invoke(main, first).exit_code == 0
-    # What a second Ctrl-C in the first epoch leaves: settings, no checkpoint.
+    straight, _ = load_checkpoint(list_checkpoints(out)[-1])
+    steps = (out / "steps.csv").read_text()
+    # What a kill in the first epoch leaves: settings, no checkpoint.
     shutil.rmtree(out / "checkpoints")
-    for command in (first, ["resume", str(out)], [*first[:-1], "--resume"]):
-        result = runner.invoke(main, command)
-        assert result.exit_code == 2, result.output
-        assert "stopped before its first checkpoint" in result.output
-        assert "--overwrite" in result.output
+    result = runner.invoke(main, first)
+    assert result.exit_code == 2, result.output
+    assert "stopped before its first checkpoint" in result.output
+    assert "--resume" in result.output and "--overwrite" in result.output
+    result = runner.invoke(main, ["resume", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "holds no checkpoint yet" in result.output
+    resumed, _ = load_checkpoint(list_checkpoints(out)[-1])
+    assert resumed.keys() == straight.keys()
+    for key, value in straight.items():
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+    assert (out / "steps.csv").read_text() == steps  # each step once
     result = runner.invoke(main, [*first, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert [path.name for path in list_checkpoints(out)] == ["epoch_0001.npz"]

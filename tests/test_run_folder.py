@@ -117,15 +117,15 @@ def test_a_new_folder_is_refused_when_it_holds_anything(tmp_path):
         unfinished.check_new()
 
 
-def test_resumable_needs_a_run_with_a_checkpoint(tmp_path):
+def test_resumable_needs_a_run(tmp_path):
     with pytest.raises(ValueError, match=r"does not exist: it is not a run folder"):
         RunFolder(tmp_path / "missing").check_resumable()
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no recipe.json"):
         RunFolder(tmp_path / "empty").check_resumable()
+    # A run stopped before its first checkpoint is resumed from its first step.
     unfinished = write_run(tmp_path / "unfinished", checkpoint=False)
-    with pytest.raises(ValueError, match="nothing was trained that could be resumed"):
-        unfinished.check_resumable()
+    assert unfinished.check_resumable() == []
     run = write_run(tmp_path / "run")
     assert [path.name for path in run.check_resumable()] == ["epoch_0001.npz"]
 

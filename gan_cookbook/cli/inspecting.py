@@ -19,6 +19,7 @@ from gan_cookbook.cli.common import (
     start_keras,
     usage_error,
 )
+from gan_cookbook.files import write_text
 
 if TYPE_CHECKING:
     from gan_cookbook.recipe import Recipe
@@ -397,7 +398,7 @@ def compare(
         click.echo(note, err=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table + "\n", encoding="utf-8")
+        write_text(out, table + "\n")
         click.echo(f"Table written to {out}", err=True)
     if comparison.plot is not None:
         click.echo(f"Plot written to {comparison.plot}", err=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gan_cookbook import launch
+from gan_cookbook.files import write_text
 
 if TYPE_CHECKING:
     from gan_cookbook.recipe import Recipe
@@ -118,7 +119,7 @@ def copy_recipe_file(name: str, destination: str | Path | None = None) -> Path:
             f"file: give another name or folder. Received: destination={str(path)!r}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)
     return path
 
 
