@@ -17,7 +17,7 @@ from gan_cookbook.choices import ENGINES, PRECISIONS
 
 DEFAULT_ENGINE = "classic"
 DEFAULT_CHECKPOINT_EVERY = 1
-DEFAULT_KEEP_CHECKPOINTS = 1
+DEFAULT_KEEP_CHECKPOINTS = 2
 DEFAULT_EVAL_COUNT = 10000
 
 # The options that override the recipe's field of the same name.
@@ -50,7 +50,8 @@ class CookOptions:
         engine: ``"classic"`` or ``"fused"`` (JAX only). Defaults to ``"classic"``.
         checkpoint_every: Write a checkpoint every this many epochs (and at the
             last). Defaults to 1.
-        keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 1.
+        keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 2:
+            an older one to fall back on if the newest is damaged.
         eval_every: Add the Fréchet distance to ``history.csv`` every this many
             epochs. Defaults to never.
         eval_count: Images per measurement (with ``eval_every`` only). Defaults to

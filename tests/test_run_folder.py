@@ -152,7 +152,7 @@ def test_options_record_only_what_was_given(tmp_path):
     options = CookOptions.given(epochs=3, data=tmp_path, skip_bad_images=False)
     assert options.recorded() == {"epochs": 3, "data": str(tmp_path.resolve())}
     assert options.engine_or_default == "classic"
-    assert options.keep_checkpoints_or_default == 1
+    assert options.keep_checkpoints_or_default == 2
     # Without eval_every nothing is measured, so eval_count is not recorded.
     assert CookOptions(eval_count=500).recorded() == {}
     assert CookOptions(eval_every=1, eval_count=500).recorded() == {

@@ -1,5 +1,6 @@
 """What every command shares: library errors as usage errors naming the flags,
-Ctrl-C as one line and status 130, Keras started only once the input is good."""
+Ctrl-C as one line and status 130, a full disk as one line and status 74, Keras
+started only once the input is good."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gan_cookbook import launch, recipes
+from gan_cookbook.files import EXIT_DISK_FULL, DiskFullError
 
 if TYPE_CHECKING:
     from gan_cookbook.recipe import Recipe
@@ -110,6 +112,11 @@ class Interruptible(click.Command):
             explain = ctx.meta.get(INTERRUPTED, lambda: launch.NOTHING_WRITTEN)
             click.echo(f"\n{explain()}", err=True)
             sys.exit(130)
+        except DiskFullError as error:
+            # What the command wrote before is whole; the file it was writing is
+            # not there at all.
+            click.echo(f"{error}. Free some space and run it again.", err=True)
+            sys.exit(EXIT_DISK_FULL)
 
 
 class InterruptibleGroup(Interruptible, click.Group):

@@ -113,7 +113,8 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "--keep-checkpoints",
             type=click.IntRange(min=1),
             metavar="K",
-            help="Keep the newest K checkpoints.  [default: 1]",
+            help="Keep the newest K checkpoints (an older one to fall back on if the "
+            "newest is damaged).  [default: 2]",
         ),
         click.option(
             "--eval-every",
