@@ -8,7 +8,10 @@ search. This module reads them into a :class:`Role` (:func:`distributed_role`) a
 holds what each role checks before the search starts: that the chief can listen on
 its port (:func:`check_port`), that a worker's chief answers (:func:`wait_for_chief`)
 and searches the same space (:func:`check_same_space`), and that one process at a
-time holds the oracle of a search folder (:func:`held`).
+time holds the oracle of a search folder (:func:`held`). While the search runs, a
+worker speaks to its chief every :data:`HEARTBEAT_SECONDS` in a trial, and the chief
+gives up on a worker it has not heard from in ``worker_timeout`` seconds
+(:func:`repeating` runs both).
 
 It imports nothing of the package, and neither Keras nor KerasTuner: gRPC and
 KerasTuner are imported by the checks that use them.
@@ -20,7 +23,8 @@ import contextlib
 import dataclasses
 import os
 import socket
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,16 @@ ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 
 DEFAULT_CHIEF_TIMEOUT = 30.0
 """How long a worker waits for its chief, in seconds."""
+
+HEARTBEAT_SECONDS = 2.0
+"""How often a worker in a trial tells its chief that it is still running it."""
+
+DEFAULT_WORKER_TIMEOUT = 60.0
+"""How long a chief waits for word from a worker before it gives up on it, in
+seconds: the trial it was running is recorded as failed."""
+
+MINIMUM_WORKER_TIMEOUT = 5 * HEARTBEAT_SECONDS
+"""A shorter wait would give up on a busy worker whose word is merely late."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +131,10 @@ def check_port(role: Role) -> None:
             role.host, role.port, type=socket.SOCK_STREAM
         )[0]
         with socket.socket(family, kind, protocol) as probe:
+            # A chief killed a moment ago leaves its connections waiting out
+            # TIME_WAIT on the port; gRPC listens regardless, and so may the chief
+            # started again. A server still listening there is refused all the same.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as error:
         reason = getattr(error, "strerror", None) or str(error)
@@ -138,7 +156,8 @@ def wait_for_chief(role: Role, timeout: float, verbose: int) -> None:
 
     if verbose:
         print(
-            f"Waiting up to {timeout:g} s for the chief at {role.address} ...",
+            f"Waiting up to {timeout:g} s for the chief at {role.address} "
+            f"({ORACLE_IP}:{ORACLE_PORT}) to answer ...",
             flush=True,
         )
     channel = grpc.insecure_channel(role.address)
@@ -214,3 +233,47 @@ def held(out: Path, role: Role, lock_path: Path) -> Iterator[None]:
                 f"Received: out={str(out)!r}"
             ) from None
         yield
+
+
+@contextlib.contextmanager
+def repeating(seconds: float, action: Callable[[], Any]) -> Iterator[None]:
+    """Runs ``action`` every ``seconds`` in a thread of its own while the block runs.
+
+    The thread is a daemon, and is not waited for at the end: an action blocked on
+    a chief that is gone must not hold up the process.
+    """
+    stop = threading.Event()
+
+    def repeat() -> None:
+        while not stop.wait(seconds):
+            action()
+
+    thread = threading.Thread(target=repeat, name="gan_cookbook.repeating")
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def heartbeat(oracle: Any, trial_id: str) -> Callable[[], None]:
+    """What a worker in trial ``trial_id`` sends its chief every
+    :data:`HEARTBEAT_SECONDS`: a request for the trial, which the chief's oracle
+    counts as word from the worker that runs it.
+
+    Args:
+        oracle: The worker's client of the chief's oracle.
+        trial_id: The trial the worker runs.
+    """
+    import grpc
+
+    def beat() -> None:
+        try:
+            oracle.get_trial(trial_id)
+        except grpc.RpcError:
+            # The chief is away (stopped, or being started again): the next beat
+            # tries again, and the worker's own calls wait for it.
+            pass
+
+    return beat

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -345,6 +346,14 @@ class Search:
         except ValueError as error:
             raise keras_tuner.errors.FailedTrialError(str(error)) from None
         folder = self.out / TRIALS_FOLDER / trial_id
+        if folder.exists():
+            # Never a folder a live process still cooks (a worker cut off, not
+            # dead): that is refused, naming it.
+            RunFolder(folder).check_not_in_use()
+            # The trial was in flight when its process stopped. A process killed
+            # as cook cleared the folder can leave files and no recipe.json, which
+            # cook would refuse to overwrite; the trial starts afresh all the same.
+            shutil.rmtree(folder)
         callbacks = list(self.callbacks)
         if text is not None:
             callbacks.append(_WriteRecipeFile(folder / TRIAL_RECIPE, text))
@@ -359,9 +368,6 @@ class Search:
                 skip_bad_images=self.skip_bad_images,
                 verbose=0,
                 callbacks=callbacks,
-                # A rerun of a trial that was in flight when the search stopped
-                # starts it again; cook refuses a folder that holds no run.
-                overwrite=RunFolder(folder).is_run(),
             )
         except ValueError as error:
             # Settings these data cannot take: a batch larger than the images, ...

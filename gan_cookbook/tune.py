@@ -18,19 +18,26 @@ folder ends up holding::
     trials.md             the same as a Markdown table
     best_recipe.py        the best trial's settings as a recipe file
 
-KerasTuner saves its oracle after every trial, so a search stopped by Ctrl-C or a
-crash continues when it is run again, redoing only the trials that were in flight.
-With KerasTuner's environment variables set (``KERASTUNER_TUNER_ID``,
-``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``), the same call is the chief,
-which serves the oracle over gRPC, or one of its workers, which run the trials.
+KerasTuner saves its oracle as each trial begins and ends (here atomically, so that
+a process killed mid-write leaves the previous file whole), so a search stopped by
+Ctrl-C, a crash or SIGKILL continues when it is run again, redoing only the trials
+that were in flight. With KerasTuner's environment variables set
+(``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT``), the
+same call is the chief, which serves the oracle over gRPC, or one of its workers,
+which run the trials. A worker in a trial speaks to the chief every few seconds; a
+chief that hears nothing from a worker for ``worker_timeout`` seconds records its
+trial as failed, with the reason, rather than wait for it forever as KerasTuner's
+own chief does. A chief started again keeps each trial in flight with its worker,
+which may still be running it.
 
 This module holds :func:`tune` and its parts: the checks of its arguments, KerasTuner's
-oracle and tuner as a search uses them, and the run of the search. The search folder's
+tuner as a search uses it, and the run of the search. The search folder's
 ``search.json`` and each trial's cooking and measurement are in
-:mod:`gan_cookbook.search_folder`, the table and ``best_recipe.py`` in
-:mod:`gan_cookbook.trials`, the search space and how a trial's values change the
-recipe in :mod:`gan_cookbook.search_space`, and the chief, its workers and their
-checks in :mod:`gan_cookbook.distributed`.
+:mod:`gan_cookbook.search_folder`, KerasTuner's oracle as a search uses it, the table
+and ``best_recipe.py`` in :mod:`gan_cookbook.trials`, the search space and how a
+trial's values change the recipe in :mod:`gan_cookbook.search_space`, and the chief,
+its workers, their checks and their word to each other in
+:mod:`gan_cookbook.distributed`.
 """
 
 from __future__ import annotations
@@ -40,22 +47,28 @@ import dataclasses
 import io
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import keras_tuner
 
+from gan_cookbook.checkpoint import write_json
 from gan_cookbook.checks import check_integer
 from gan_cookbook.choices import ORACLES
 from gan_cookbook.distributed import (
     DEFAULT_CHIEF_TIMEOUT,
+    DEFAULT_WORKER_TIMEOUT,
+    HEARTBEAT_SECONDS,
+    MINIMUM_WORKER_TIMEOUT,
     Role,
     check_port,
     check_same_space,
     distributed_role,
+    heartbeat,
     held,
+    repeating,
     wait_for_chief,
 )
 from gan_cookbook.recipe import Recipe
@@ -76,13 +89,13 @@ from gan_cookbook.search_space import (
     recipe_values,
     search_space,
 )
-from gan_cookbook.trials import OBJECTIVE, best_row, markdown_table
+from gan_cookbook.trials import best_row, markdown_table, search_oracle
 
 STATE_FOLDER = "keras_tuner"
 
 DEFAULT_COUNT = 10000
 
-__all__ = ["SearchResult", "SearchStopped", "tune"]
+__all__ = ["SearchResult", "SearchStopped", "search_oracle", "tune"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,48 +145,6 @@ def _quiet_retracing() -> Iterator[None]:
         logger.removeFilter(retracing)
 
 
-def search_oracle(
-    kind: str,
-    trials: int,
-    space: keras_tuner.HyperParameters,
-    seed: int,
-    baseline: dict[str, Any] | None,
-    on_end: Callable[[keras_tuner.Oracle], None],
-) -> keras_tuner.Oracle:
-    """KerasTuner's oracle of ``kind``, one of :data:`ORACLES`; its first trial is
-    the recipe's own settings (``baseline``), and ``on_end`` runs after each trial
-    ends."""
-    base = {
-        "random": keras_tuner.oracles.RandomSearchOracle,
-        "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
-    }[kind]
-
-    class SearchOracle(base):  # type: ignore[misc, valid-type]
-        def populate_space(self, trial_id: str) -> dict[str, Any]:
-            if baseline is not None and not self.trials:
-                return {"status": "RUNNING", "values": dict(baseline)}
-            return super().populate_space(trial_id)
-
-        def end_trial(self, trial: Any) -> None:
-            super().end_trial(trial)
-            on_end(self)
-
-    return SearchOracle(
-        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
-        max_trials=trials,
-        hyperparameters=space,
-        # Only the settings of the space; a trial asks for nothing else.
-        allow_new_entries=False,
-        tune_new_entries=False,
-        # KerasTuner reads a seed of 0 as none at all.
-        seed=seed + 1,
-        # A failed trial (a NaN loss, settings the data cannot take) is a result
-        # of the search, kept in the table; KerasTuner's default would end the
-        # whole search after three in a row.
-        max_consecutive_failed_trials=trials + 1,
-    )
-
-
 class _RecipeTuner(keras_tuner.Tuner):
     """KerasTuner's tuner; each trial cooks the recipe (:meth:`Search.run_trial`)."""
 
@@ -187,9 +158,21 @@ class _RecipeTuner(keras_tuner.Tuner):
         )
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-        return self.search_settings.run_trial(
-            trial.trial_id, trial.hyperparameters.values
+        speaking = (
+            repeating(HEARTBEAT_SECONDS, heartbeat(self.oracle, trial.trial_id))
+            if self.search_settings.role.kind == "worker"
+            else contextlib.nullcontext()
         )
+        with speaking:
+            return self.search_settings.run_trial(
+                trial.trial_id, trial.hyperparameters.values
+            )
+
+    def save(self) -> None:
+        # As the oracle's: written whole or not at all.
+        if self.search_settings.role.owns_oracle:
+            self.oracle.save()
+        write_json(Path(self._get_tuner_fname()), self.get_state())
 
     def _get_tuner_fname(self) -> str:
         # KerasTuner names this file for the tuner ID, and reloads the oracle only
@@ -229,6 +212,16 @@ def _check_chief_timeout(chief_timeout: Any) -> None:
         raise ValueError(
             f"`chief_timeout` must be a positive number of seconds. "
             f"Received: chief_timeout={chief_timeout!r}"
+        )
+
+
+def _check_worker_timeout(worker_timeout: Any) -> None:
+    if not is_number(worker_timeout) or worker_timeout < MINIMUM_WORKER_TIMEOUT:
+        raise ValueError(
+            f"`worker_timeout` must be a number of seconds of at least "
+            f"{MINIMUM_WORKER_TIMEOUT:g}: a worker in a trial speaks to its chief "
+            f"every {HEARTBEAT_SECONDS:g} s. "
+            f"Received: worker_timeout={worker_timeout!r}"
         )
 
 
@@ -297,7 +290,13 @@ def _oracle_and_tuner(
     """The oracle of ``kind``, reloaded where the folder holds its state, and the
     tuner that runs its trials (on a worker, the chief's client)."""
     oracle = search_oracle(
-        kind, state.trials, state.space, seed, state.baseline, state.trial_ended
+        kind,
+        state.trials,
+        state.space,
+        seed,
+        state.baseline,
+        state.trial_ended,
+        chief=state.role.kind == "chief",
     )
     # KerasTuner prints "Reloading Tuner from ..." when it continues a search.
     with contextlib.redirect_stdout(io.StringIO()):
@@ -331,9 +330,24 @@ def _opening_line(state: Search, oracle: keras_tuner.Oracle, kind: str) -> str:
     )
 
 
-def _run(state: Search, tuner: _RecipeTuner, oracle: keras_tuner.Oracle) -> None:
-    """Runs the trials left (a chief serves them to its workers) and writes the
-    table, however the search ends.
+def _end_lost_trials(state: Search, oracle: Any, worker_timeout: float) -> None:
+    """A chief's look, every second, for the workers it has not heard from."""
+    for tuner_id, trial_id in oracle.end_lost_trials(worker_timeout):
+        lost = "" if trial_id is None else f" in trial {trial_id}, which failed"
+        state.say(
+            f"Worker {tuner_id} stopped answering{lost}: nothing heard from it for "
+            f"{worker_timeout:g} s."
+        )
+
+
+def _run(
+    state: Search,
+    tuner: _RecipeTuner,
+    oracle: keras_tuner.Oracle,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+) -> None:
+    """Runs the trials left (a chief serves them to its workers, and gives up on
+    those it stops hearing from) and writes the table, however the search ends.
 
     Raises:
         SearchStopped: a signal stopped the search in a trial.
@@ -346,12 +360,19 @@ def _run(state: Search, tuner: _RecipeTuner, oracle: keras_tuner.Oracle) -> None
         and oracle.remaining_trials() is not None
         and oracle.remaining_trials() <= 0
         and not oracle.get_state()["retry_queue"]
+        and not oracle.ongoing_trials
     )
     if role.kind == "chief" and not finished:
         state.say(f"Serving the search to its workers on {role.address}.")
+    watching = (
+        repeating(1.0, lambda: _end_lost_trials(state, oracle, worker_timeout))
+        if role.kind == "chief"
+        else contextlib.nullcontext()
+    )
     try:
         if not finished:
-            tuner.search(verbose=0)
+            with watching:
+                tuner.search(verbose=0)
     except StopSearch as stop:
         raise stop.stopped from None
     except CannotMeasure as fatal:
@@ -395,6 +416,7 @@ def tune(
     seed: int = 0,
     baseline: bool = True,
     chief_timeout: float = DEFAULT_CHIEF_TIMEOUT,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
     verbose: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> SearchResult:
@@ -432,6 +454,9 @@ def tune(
             can draw them: the others are measured against it. Defaults to True.
         chief_timeout: How long a worker waits for its chief before it gives up,
             in seconds. Defaults to 30.
+        worker_timeout: How long a chief waits for word from a worker (one comes
+            every 2 s in a trial) before it gives up on it and records its trial
+            as failed, in seconds; at least 10. Defaults to 60.
         verbose: 0 silent, 1 a line as each trial begins and ends.
         callbacks: Keras callbacks for every trial's training loop.
 
@@ -451,6 +476,7 @@ def tune(
     seed = check_integer("seed", seed, 0)
     _check_oracle(oracle)
     _check_chief_timeout(chief_timeout)
+    _check_worker_timeout(worker_timeout)
     role = distributed_role()
     space, source = _checked_space(recipe, search, limit)
 
@@ -493,5 +519,5 @@ def tune(
     with held(out, role, out / STATE_FOLDER / ".lock"), _quiet_retracing():
         keras_oracle, tuner = _oracle_and_tuner(state, oracle, seed)
         state.say(_opening_line(state, keras_oracle, oracle))
-        _run(state, tuner, keras_oracle)
+        _run(state, tuner, keras_oracle, worker_timeout)
     return _result(state, keras_oracle)

@@ -237,6 +237,15 @@ def rerun_on_backend(backend: str, arguments: Sequence[str]) -> None:
     metavar="SECONDS",
     help="How long a worker waits for its chief (KERASTUNER_ORACLE_IP and _PORT).",
 )
+@click.option(
+    "--worker-timeout",
+    type=click.FloatRange(min=10),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the chief waits for word from a worker in a trial before it "
+    "records the trial as failed and gives up on the worker.",
+)
 @click.option("--quiet", is_flag=True, help="Print only the table at the end.")
 def tune_recipe(recipe: str, out: Path, quiet: bool, **options: Any) -> None:
     """Search RECIPE's settings with KerasTuner: each trial cooks it into
