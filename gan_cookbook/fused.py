@@ -7,6 +7,16 @@ trainable, then ``d_on_g``'s step with D frozen. One ``jax.jit`` call a step ins
 of three dispatches, and one host transfer for the logs. It is built on the classic
 trainer's public hooks: :meth:`~GANTrainer.step`, :attr:`~GANTrainer.fake_batch` and
 :meth:`~GANTrainer.labels_for`.
+
+With ``steps_per_execution`` K above 1, one compiled call runs K whole steps, each
+as above, with ``jax.lax.scan`` over K batches sliced from the epoch's batches on the
+device (:meth:`~GANTrainer.stacked_batches`), carrying the variables' values from
+step to step. The K steps' logs come back stacked, in one host transfer, and
+:meth:`~GANTrainer.fit` hands them out one step at a time: callbacks, ``steps.csv``,
+the NaN check and the progress bar still see every step. G's average is kept by its
+optimizer inside each step (:mod:`gan_cookbook.average`), so it is the same for any K.
+An epoch's last call may run fewer steps: its length is compiled too (once per
+length), rather than run step by step.
 """
 
 from __future__ import annotations
@@ -16,11 +26,12 @@ from typing import Any
 
 import keras
 
-from gan_cookbook.loop import GANTrainer, mean_logs
+from gan_cookbook.checks import check_integer
+from gan_cookbook.loop import GANTrainer, mean_logs, step_logs
 from gan_cookbook.noise import Noise
 from gan_cookbook.objectives import Objective
 
-StepFunction = Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
+StepFunction = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
 
 
 class FusedGANTrainer(GANTrainer):
@@ -30,10 +41,16 @@ class FusedGANTrainer(GANTrainer):
     metrics and train functions. With ``d_steps`` above 1, the compiled call runs
     the whole block: D's updates unrolled, then G's. Later steps run the compiled
     step, with the same results as the classic loop to float rounding. Arguments as
-    :class:`~gan_cookbook.loop.GANTrainer` takes them.
+    :class:`~gan_cookbook.loop.GANTrainer` takes them, and:
+
+    Args:
+        steps_per_execution: Whole steps a compiled call runs in :meth:`fit`, at
+            least 1: above 1, the host's cost of a call is paid once for that many
+            steps. Defaults to 1.
 
     Raises:
-        ValueError: Keras does not run on JAX.
+        ValueError: Keras does not run on JAX, or ``steps_per_execution`` is not an
+            integer of at least 1.
     """
 
     engine = "fused"
@@ -49,12 +66,21 @@ class FusedGANTrainer(GANTrainer):
         num_classes: int | None = None,
         objective: str | Objective = "standard",
         d_steps: int = 1,
+        steps_per_execution: int = 1,
     ):
+        steps_per_execution = check_integer("steps_per_execution", steps_per_execution)
         if keras.backend.backend() != "jax":
+            several = (
+                f", steps_per_execution={steps_per_execution}"
+                if steps_per_execution > 1
+                else ""
+            )
             raise ValueError(
-                "`engine='fused'` runs on the JAX backend only "
-                "(set KERAS_BACKEND=jax). "
-                f"Received: engine='fused' on backend {keras.backend.backend()!r}"
+                "`engine='fused'` (and with it `steps_per_execution` above 1) runs on "
+                "the JAX backend only (set KERAS_BACKEND=jax; elsewhere use "
+                "engine='classic' with steps_per_execution=1). "
+                f"Received: engine='fused'{several} on backend "
+                f"{keras.backend.backend()!r}"
             )
         super().__init__(
             generator,
@@ -67,7 +93,9 @@ class FusedGANTrainer(GANTrainer):
             objective,
             d_steps,
         )
+        self.steps_per_execution = steps_per_execution
         self._compiled_step: StepFunction | None = None
+        self._compiled_block: StepFunction | None = None
 
     def step(
         self, real_images: Any, real_labels: Any = None
@@ -78,6 +106,42 @@ class FusedGANTrainer(GANTrainer):
             return logs
         batch = (real_images,) if real_labels is None else (real_images, real_labels)
         return self._compiled_step(*batch)
+
+    def epoch_batches(self, images: Any, batch_size: int, labels: Any = None) -> Any:
+        if self.steps_per_execution == 1:
+            return super().epoch_batches(images, batch_size, labels)
+        return self.stacked_batches(images, batch_size, labels)
+
+    def train_block(self, batches: Any, first: int, steps: int) -> list[dict[str, float]]:
+        """Runs up to ``steps_per_execution`` steps from step ``first`` (fewer at
+        the end of an epoch of ``steps``) in one compiled call; returns each step's
+        logs. The first call of all runs one step, classic (see :meth:`step`)."""
+        if self.steps_per_execution == 1:
+            return super().train_block(batches, first, steps)
+        image_batches, label_batches = batches
+        end = first + 1
+        if self._compiled_block is not None:
+            end = min(first + self.steps_per_execution, steps)
+        # Static slices: the step numbers stay on the host.
+        block = [image_batches[first:end]]
+        if label_batches is not None:
+            block.append(label_batches[first:end])
+        if self._compiled_block is None:
+            logs = [self.train_step(*(batch[0] for batch in block))]
+            self._compiled_block = compile_fused_block(self)
+            return logs
+        trainable = self.discriminator.trainable
+        try:
+            d_logs, g_logs = self._compiled_block(*block)
+        finally:
+            self.discriminator.trainable = trainable
+        return [
+            step_logs(
+                {key: value[index] for key, value in d_logs.items()},
+                {key: value[index] for key, value in g_logs.items()},
+            )
+            for index in range(end - first)
+        ]
 
 
 def compile_fused_step(trainer: GANTrainer) -> StepFunction:
@@ -92,6 +156,72 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
     """
     import jax  # FusedGANTrainer refuses any other backend
 
+    step, variables, reset_values = stateless_step(trainer)
+    return host_call(trainer, jax.jit(step), variables, reset_values, 1)
+
+
+def compile_fused_block(trainer: GANTrainer) -> StepFunction:
+    """Several whole steps of ``trainer`` in one compiled function (JAX only), as
+    :func:`compile_fused_step` compiles one.
+
+    Returns:
+        A function of stacked batches of real images, ``(steps, images, ...)`` (and
+        their labels, for a conditional pair), that runs one step per batch and
+        returns D's and ``d_on_g``'s logs, each stacked, on the host. Each number of
+        steps compiles once.
+    """
+    import jax  # FusedGANTrainer refuses any other backend
+
+    step, variables, reset_values = stateless_step(trainer)
+
+    def block(values, reset_values, batches, d_labels, g_labels):
+        def one_step(values, batch):
+            d_logs, g_logs, values = step(
+                values, reset_values, batch, d_labels, g_labels
+            )
+            return values, (d_logs, g_logs)
+
+        values, (d_logs, g_logs) = jax.lax.scan(one_step, values, batches)
+        return d_logs, g_logs, values
+
+    return host_call(trainer, jax.jit(block), variables, reset_values, 2)
+
+
+def host_call(
+    trainer: GANTrainer,
+    compiled: Callable[..., Any],
+    variables: list[Any],
+    reset_values: Any,
+    batch_axis: int,
+) -> StepFunction:
+    """``compiled`` called on the variables' values and a batch, the new values
+    assigned back, the logs fetched; ``batch_axis``: the images' axis of a batch
+    of real images (1, or 2 for stacked batches)."""
+    import jax  # FusedGANTrainer refuses any other backend
+
+    def call(*batch: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        # A step's real images: d_steps batches, one per D update.
+        step_images = int(batch[0].shape[batch_axis - 1])
+        d_labels, g_labels = trainer.labels_for(step_images // trainer.d_steps)
+        d_logs, g_logs, values = compiled(
+            [variable.value for variable in variables],
+            reset_values,
+            batch,
+            d_labels,
+            g_labels,
+        )
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+        # One host transfer for both models' logs.
+        return jax.device_get((d_logs, g_logs))
+
+    return call
+
+
+def stateless_step(trainer: GANTrainer) -> tuple[Callable[..., Any], list, Any]:
+    """``trainer``'s step as a pure function of the variables' values, the
+    metrics' reset values, a batch and the targets; with the variables in the
+    order of those values, and the reset values."""
     discriminator, d_on_g = trainer.discriminator, trainer.d_on_g
     fake_batch = trainer.fake_batch
 
@@ -175,20 +305,4 @@ def compile_fused_step(trainer: GANTrainer) -> StepFunction:
         discriminator.trainable = True
         return mean_logs(d_logs), g_logs, values
 
-    compiled = jax.jit(step)
-
-    def call(*batch: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        d_labels, g_labels = trainer.labels_for(trainer.block_batch_size(batch[0]))
-        d_logs, g_logs, values = compiled(
-            [variable.value for variable in variables],
-            reset_values,
-            batch,
-            d_labels,
-            g_labels,
-        )
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(value)
-        # One host transfer for both models' logs.
-        return jax.device_get((d_logs, g_logs))
-
-    return call
+    return step, variables, reset_values

@@ -44,6 +44,7 @@ import numpy as np
 from keras import ops
 
 from gan_cookbook import backend, objectives, pair
+from gan_cookbook.batches import stacked_batches, unstacked
 from gan_cookbook.checks import check_integer
 from gan_cookbook.fake_batch import FakeBatch, class_logits
 from gan_cookbook.noise import Noise, check_real_label
@@ -55,6 +56,16 @@ def mean_logs(logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len(logs) == 1:
         return logs[0]
     return {key: sum(each[key] for each in logs) / len(logs) for key in logs[0]}
+
+
+def checked_logs(
+    logs: dict[str, float], epoch: int, step: int, steps: int
+) -> dict[str, float]:
+    """``logs``, if every value is finite; else ``NonFiniteLossError`` for the step."""
+    bad = [f"{k} is {v}" for k, v in logs.items() if not math.isfinite(v)]
+    if bad:
+        raise NonFiniteLossError(epoch, step, steps, ", ".join(bad))
+    return logs
 
 
 def step_logs(d_logs: dict[str, Any], g_logs: dict[str, Any]) -> dict[str, float]:
@@ -147,6 +158,8 @@ class GANTrainer:
 
     engine = "classic"
     """The engine's name, as :func:`gan_cookbook.gan_model.make_trainer` takes it."""
+    steps_per_execution = 1
+    """Steps run by one compiled call (:meth:`train_block`)."""
 
     def __init__(
         self,
@@ -371,7 +384,8 @@ class GANTrainer:
             callbacks: Keras callbacks; hooks get ``logs`` with ``d_loss``, ``g_loss``
                 and, at epoch end, their means plus ``seconds`` and
                 ``images_per_second`` (real images trained on per second). Setting
-                ``model.stop_training`` stops after the current step.
+                ``model.stop_training`` stops after the current step (after the
+                current call's steps, with ``steps_per_execution`` above 1).
             verbose: 0 silent, 1 or ``"auto"`` a progress bar per epoch, 2 one line
                 per epoch.
             initial_epoch: The epoch to start at. Defaults to where
@@ -457,18 +471,23 @@ class GANTrainer:
         epoch_logs: dict[str, float] = {}
         for epoch in range(self.progress.epoch, epochs):
             callback_list.on_epoch_begin(epoch)
-            batches = self.shuffled_batches(images, batch_size, labels)
+            batches = self.epoch_batches(images, batch_size, labels)
             started = time.perf_counter() - self.progress.seconds
+            # The logs of the block's steps still to hand out, one step at a time.
+            pending: list[dict[str, float]] = []
             for step in range(self.progress.step, steps):
                 callback_list.on_train_batch_begin(step)
-                logs = self._checked_step(batches[step], epoch, step, steps)
+                if not pending:
+                    pending = self._checked_block(batches, epoch, step, steps)
+                logs = checked_logs(pending.pop(0), epoch, step, steps)
                 totals = self.progress.totals
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value
                 self.progress.step = step + 1
                 self.progress.seconds = time.perf_counter() - started
                 callback_list.on_train_batch_end(step, logs)
-                if self.d_on_g.stop_training:
+                # Not within a block: the weights are already past its last step.
+                if self.d_on_g.stop_training and not pending:
                     break
             if self.progress.step < steps:
                 break  # stopped within the epoch: it has no end to report
@@ -488,12 +507,19 @@ class GANTrainer:
                 break
         callback_list.on_train_end(epoch_logs)
 
-    def _checked_step(
-        self, batch: Any, epoch: int, step: int, steps: int
-    ) -> dict[str, float]:
+    def train_block(self, batches: Any, first: int, steps: int) -> list[dict[str, float]]:
+        """Runs the steps of one call from step ``first`` of an epoch of ``steps``
+        (here one step) on :meth:`epoch_batches`' ``batches``; returns their logs,
+        step by step, as :meth:`train_step` returns them."""
+        batch = batches[first]
+        # A conditional pair's batches are (images, labels) pairs.
+        return [self.train_step(*(batch if isinstance(batch, tuple) else (batch,)))]
+
+    def _checked_block(
+        self, batches: Any, epoch: int, step: int, steps: int
+    ) -> list[dict[str, float]]:
         try:
-            # A conditional pair's batches are (images, labels) pairs.
-            logs = self.train_step(*(batch if isinstance(batch, tuple) else (batch,)))
+            return self.train_block(batches, step, steps)
         except RuntimeError as error:
             # PyTorch's cross-entropy raises on NaN probabilities where the other
             # backends return a NaN loss.
@@ -502,10 +528,6 @@ class GANTrainer:
             raise NonFiniteLossError(
                 epoch, step, steps, f"the weights are no longer finite ({error})"
             ) from error
-        bad = [f"{k} is {v}" for k, v in logs.items() if not math.isfinite(v)]
-        if bad:
-            raise NonFiniteLossError(epoch, step, steps, ", ".join(bad))
-        return logs
 
     def _weights_are_finite(self) -> bool:
         return all(
@@ -544,36 +566,27 @@ class GANTrainer:
             "shuffle_seed": [self._epoch_shuffle_state],
         }
 
+    def stacked_batches(
+        self, images: Any, batch_size: int, labels: Any = None
+    ) -> tuple[Any, Any]:
+        """The current epoch's batches of ``images`` (and ``labels``), stacked:
+        :func:`~gan_cookbook.batches.stacked_batches` in the epoch's order.
+
+        The order is drawn from the shuffling state at the start of the epoch, so
+        the same epoch gives the same batches however often it is drawn.
+        """
+        self._shuffle_seed.state.assign(ops.convert_to_numpy(self._epoch_shuffle_state))
+        return stacked_batches(images, batch_size, self._shuffle_seed, labels)
+
     def shuffled_batches(
         self, images: Any, batch_size: int, labels: Any = None
     ) -> list:
         """The current epoch's batches of ``images``, each ``(batch_size, ...)``;
-        with ``labels``, pairs of a batch of images and their labels.
+        with ``labels``, pairs of a batch of images and their labels
+        (:meth:`stacked_batches`, one step's batch each)."""
+        return unstacked(*self.stacked_batches(images, batch_size, labels))
 
-        The order is drawn from the shuffling state at the start of the epoch, so
-        the same epoch gives the same batches however often it is drawn. Split once
-        per epoch, so a step picks its batch from a Python list: indexing a device
-        array with the step number would send that number to the device.
-        """
-        steps = int(ops.shape(images)[0]) // batch_size
-        self._shuffle_seed.state.assign(ops.convert_to_numpy(self._epoch_shuffle_state))
-        order = keras.random.shuffle(
-            ops.arange(ops.shape(images)[0]), seed=self._shuffle_seed
-        )
-        chosen = order[: steps * batch_size]
-        batches = ops.take(images, chosen, axis=0)
-        batches = ops.reshape(batches, (steps, batch_size, *self.image_shape))
-        image_batches = ops.unstack(batches, num=steps, axis=0)
-        if labels is None:
-            return image_batches
-        label_shape = tuple(ops.shape(labels)[1:])
-        label_batches = ops.reshape(
-            ops.take(labels, chosen, axis=0), (steps, batch_size, *label_shape)
-        )
-        return list(
-            zip(
-                image_batches,
-                ops.unstack(label_batches, num=steps, axis=0),
-                strict=True,
-            )
-        )
+    def epoch_batches(self, images: Any, batch_size: int, labels: Any = None) -> Any:
+        """The current epoch's batches as :meth:`train_block` takes them: here
+        :meth:`shuffled_batches`' list."""
+        return self.shuffled_batches(images, batch_size, labels)

@@ -314,6 +314,10 @@ def test_a_bad_search_space_is_refused_before_anything_is_written(
             ["--trials", "2", "--chief-timeout", "0"],
             "Invalid value for '--chief-timeout'",
         ),
+        (
+            ["--trials", "2", "--worker-timeout", "5"],
+            "Invalid value for '--worker-timeout': 5.0 is not in the range x>=10",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path, arguments, message):
