@@ -5,6 +5,7 @@ for weight."""
 
 import csv
 import errno
+import json
 import os
 import random
 import signal
@@ -376,3 +377,94 @@ def test_sigkill_at_random_moments_then_resume_equals_a_straight_run(tmp_path, s
     assert killed_at, "no kill landed; the run ended first"
     assert_same_run(out, reference)
     assert sorted(out.rglob(".*.tmp*")) == []
+
+
+# A real full disk, where this machine lets a test mount a small one --------------
+
+FILL_THEN_RESUME = textwrap.dedent(
+    """
+    import json, os, shutil, subprocess, sys, time
+    from pathlib import Path
+
+    from gan_cookbook.checkpoint import list_checkpoints, load_checkpoint
+
+    disk, report = Path(sys.argv[1]), Path(sys.argv[2])
+    out = disk / "run"
+    command = [sys.executable, "-m", "gan_cookbook"]
+    flags = sys.argv[3:]
+    process = subprocess.Popen(
+        [*command, "cook", "mnist_quick", *flags, "--out", str(out)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    first = out / "checkpoints" / "epoch_0001.npz"
+    while not first.exists() and process.poll() is None:
+        time.sleep(0.01)
+    # Everything but 64 KiB: the next model or checkpoint cannot be written.
+    filler = disk / "filler"
+    with filler.open("wb") as file:
+        left = shutil.disk_usage(disk).free - 2**16
+        while left > 0:
+            try:
+                left -= file.write(b"\\0" * min(left, 2**20))
+            except OSError:
+                break
+    _, stderr = process.communicate()
+    stopped = {
+        "status": process.returncode,
+        "stderr": stderr,
+        "temporaries": [str(path) for path in out.rglob(".*.tmp*")],
+        "checkpoints": [path.name for path in list_checkpoints(out)],
+    }
+    for checkpoint in list_checkpoints(out):
+        load_checkpoint(checkpoint)  # raises if one is torn
+    filler.unlink()
+    resumed = subprocess.run(
+        [*command, "resume", str(out), "--quiet"], capture_output=True, text=True
+    )
+    shutil.copytree(out, report.parent / "run")
+    report.write_text(json.dumps(
+        {"stopped": stopped, "resumed": resumed.returncode, "log": resumed.stderr}
+    ))
+    """
+)
+
+
+def test_a_real_full_disk_stops_the_run_and_resume_continues_exactly(tmp_path):
+    """A 24 MiB tmpfs in a mount namespace of the test's own (``unshare``), filled
+    once the first checkpoint is written."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c"]
+    probe = subprocess.run(
+        [*mount, f"mount -t tmpfs -o size=1m tmpfs {disk}"], capture_output=True
+    )
+    if probe.returncode != 0:
+        pytest.skip("this machine lets no test mount a small filesystem")
+    flags = ["--limit", "512", "--batch-size", "32", "--epochs", "4", "--quiet"]
+    reference = tmp_path / "straight"
+    process = start(["cook", RECIPE, *flags, "--out", str(reference)])
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+
+    report = tmp_path / "report" / "report.json"
+    report.parent.mkdir()
+    script = tmp_path / "fill_then_resume.py"
+    script.write_text(FILL_THEN_RESUME)
+    inner = (
+        f"mount -t tmpfs -o size=24m tmpfs {disk} && exec {sys.executable} "
+        f"{script} {disk} {report} {' '.join(flags)}"
+    )
+    result = subprocess.run(
+        [*mount, inner], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(report.read_text())
+    stopped = outcome["stopped"]
+    assert stopped["status"] == EXIT_DISK_FULL, stopped["stderr"]
+    assert "Traceback" not in stopped["stderr"]
+    assert "The disk is full: writing " in stopped["stderr"]
+    assert stopped["temporaries"] == []
+    assert stopped["checkpoints"][0] == "epoch_0001.npz"
+    assert outcome["resumed"] == 0, outcome["log"]
+    assert_same_run(report.parent / "run", reference)
