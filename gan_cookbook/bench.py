@@ -28,8 +28,29 @@ from gan_cookbook.recipe import Recipe
 from gan_cookbook.training import build_trainer, load_training_data
 
 
-def _step_inputs(batch: Any) -> tuple[Any, ...]:
-    return batch if isinstance(batch, tuple) else (batch,)
+class _Calls:
+    """Runs a trainer's calls (:meth:`~gan_cookbook.loop.GANTrainer.train_block`)
+    over an epoch's batches, cycling, each call of ``steps_per_execution`` steps
+    (the first of a fused trainer: one, classic): every call has the shape the
+    warm-up compiled."""
+
+    def __init__(self, trainer: Any, batches: Any, epoch_steps: int):
+        self.trainer, self.batches = trainer, batches
+        self.per_call = trainer.steps_per_execution
+        # Only whole calls: a shorter one would compile while being timed.
+        self.span = epoch_steps // self.per_call * self.per_call
+        self.position = 0
+        self.count = 0
+
+    def run(self) -> int:
+        """Runs one call; returns its steps."""
+        end = self.position + self.per_call
+        steps = len(self.trainer.train_block(self.batches, self.position, end))
+        self.position += steps
+        if self.position + self.per_call > self.span:
+            self.position = 0
+        self.count += 1
+        return steps
 
 
 def cpu_name() -> str:
@@ -77,6 +98,7 @@ def benchmark(
     limit: int | None = None,
     engine: str = "classic",
     precision: str | None = None,
+    steps_per_execution: int = 1,
 ) -> dict[str, Any]:
     """Times ``recipe``'s training step on the running Keras backend.
 
@@ -93,9 +115,13 @@ def benchmark(
             Defaults to all.
         engine: ``"classic"`` or ``"fused"`` (JAX only). Defaults to ``"classic"``.
         precision: ``"float32"`` or ``"mixed_bfloat16"``. Defaults to the recipe's.
+        steps_per_execution: Whole steps a compiled call runs (the fused
+            engine's); each step is timed as its call's time over its steps, and
+            ``steps`` and ``warmup`` are rounded up to whole calls. Defaults to 1.
 
     Returns:
-        A dict: ``recipe``, ``engine``, ``precision``, ``batch_size``,
+        A dict: ``recipe``, ``engine``, ``steps_per_execution``, ``precision``,
+        ``batch_size``,
         ``d_steps``, ``steps``,
         ``warmup``, ``images`` (the training images on the device),
         ``ms_per_step_median`` and
@@ -117,30 +143,45 @@ def benchmark(
     block = batch_size * recipe.d_steps
     # A decaying recipe's rates fall to 0 at the last step timed.
     _, trainer = build_trainer(
-        recipe, dataset, num_classes, engine, steps=warmup + steps
+        recipe,
+        dataset,
+        num_classes,
+        engine,
+        steps=warmup + steps,
+        steps_per_execution=steps_per_execution,
     )
+    epoch_steps = len(dataset.images) // block
+    if trainer.steps_per_execution > epoch_steps:
+        raise ValueError(
+            "`steps_per_execution` must be at most the steps of an epoch "
+            f"({epoch_steps}: {len(dataset.images)} images in steps of {block}). "
+            f"Received: steps_per_execution={trainer.steps_per_execution}"
+        )
     images = ops.convert_to_tensor(dataset.images, dtype="float32")
     labels = None
     if num_classes is not None:
         labels = trainer.check_labels(dataset.labels, len(dataset.images))
         labels = ops.convert_to_tensor(labels, dtype="int32")
-    # A conditional step takes (images, labels) pairs.
-    batches = trainer.shuffled_batches(images, block, labels)
-    # The fused engine compiles its step during the first warm-up step.
-    for index in range(warmup):
-        trainer.train_step(*_step_inputs(batches[index % len(batches)]))
-    step_seconds = []
+    calls = _Calls(trainer, trainer.epoch_batches(images, block, labels), epoch_steps)
+    # The fused engine compiles its step during the first warm-up step, and a call
+    # of several steps during the second call.
+    warmed = 0
+    while warmed < warmup or (trainer.steps_per_execution > 1 and calls.count < 2):
+        warmed += calls.run()
+    step_seconds: list[float] = []
     started = time.perf_counter()
-    for index in range(warmup, warmup + steps):
-        batch = batches[index % len(batches)]
-        step_started = time.perf_counter()
-        trainer.train_step(*_step_inputs(batch))
-        step_seconds.append(time.perf_counter() - step_started)
+    while len(step_seconds) < steps:
+        call_started = time.perf_counter()
+        call_steps = calls.run()
+        seconds = time.perf_counter() - call_started
+        step_seconds.extend([seconds / call_steps] * call_steps)
     total_seconds = time.perf_counter() - started
+    steps, warmup = len(step_seconds), warmed
     median = statistics.median(step_seconds)
     return {
         "recipe": recipe.name,
         "engine": engine,
+        "steps_per_execution": trainer.steps_per_execution,
         "precision": recipe.precision,
         "batch_size": batch_size,
         "d_steps": recipe.d_steps,
@@ -168,6 +209,13 @@ def machine_line(machine: dict[str, Any]) -> str:
     )
 
 
+def calls_phrase(steps_per_execution: int) -> str:
+    """`` (K steps a call)`` for K above 1, else nothing."""
+    if steps_per_execution == 1:
+        return ""
+    return f" ({steps_per_execution} steps a call)"
+
+
 def format_result(result: dict[str, Any]) -> str:
     """The benchmark's figures as a few lines of text, for the command line."""
     d_steps = result.get("d_steps", 1)
@@ -177,7 +225,8 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"{result['recipe']}, {batch}, "
-            f"{result['machine']['backend']} backend, {result['engine']} engine, "
+            f"{result['machine']['backend']} backend, {result['engine']} engine"
+            f"{calls_phrase(result.get('steps_per_execution', 1))}, "
             f"{result['precision']}: "
             f"{result['steps']} timed steps after {result['warmup']} warm-up steps "
             f"on {result['images']} images",

@@ -202,7 +202,11 @@ class Run:
         # A run repeats exactly: resumed, it equals the straight run.
         backend.enable_determinism()
         gan_model, trainer = build_trainer(
-            recipe, dataset, num_classes, options.engine_or_default
+            recipe,
+            dataset,
+            num_classes,
+            options.engine_or_default,
+            steps_per_execution=options.steps_per_execution_or_default,
         )
         if options.tensorboard is not None:
             from gan_cookbook.tensorboard import check_installed
@@ -542,6 +546,7 @@ def prepare(
     checkpoint_every: int | None = None,
     keep_checkpoints: int | None = None,
     engine: str | None = None,
+    steps_per_execution: int | None = None,
     eval_every: int | None = None,
     eval_count: int | None = None,
     tensorboard: str | Path | None = None,

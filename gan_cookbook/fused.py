@@ -112,7 +112,9 @@ class FusedGANTrainer(GANTrainer):
             return super().epoch_batches(images, batch_size, labels)
         return self.stacked_batches(images, batch_size, labels)
 
-    def train_block(self, batches: Any, first: int, steps: int) -> list[dict[str, float]]:
+    def train_block(
+        self, batches: Any, first: int, steps: int
+    ) -> list[dict[str, float]]:
         """Runs up to ``steps_per_execution`` steps from step ``first`` (fewer at
         the end of an epoch of ``steps``) in one compiled call; returns each step's
         logs. The first call of all runs one step, classic (see :meth:`step`)."""
@@ -122,10 +124,14 @@ class FusedGANTrainer(GANTrainer):
         end = first + 1
         if self._compiled_block is not None:
             end = min(first + self.steps_per_execution, steps)
-        # Static slices: the step numbers stay on the host.
-        block = [image_batches[first:end]]
-        if label_batches is not None:
-            block.append(label_batches[first:end])
+        import jax  # this trainer runs on JAX only
+
+        # Static slices: indexing with the step numbers would send them over.
+        block = [
+            jax.lax.slice_in_dim(stacked, first, end)
+            for stacked in (image_batches, label_batches)
+            if stacked is not None
+        ]
         if self._compiled_block is None:
             logs = [self.train_step(*(batch[0] for batch in block))]
             self._compiled_block = compile_fused_block(self)

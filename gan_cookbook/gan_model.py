@@ -20,6 +20,7 @@ import keras
 
 from gan_cookbook import objectives
 from gan_cookbook.average import AveragedGenerator, average_optimizer, averaging_decay
+from gan_cookbook.checks import check_integer
 from gan_cookbook.choices import ENGINES
 from gan_cookbook.keras_objects import LabelAccuracy
 from gan_cookbook.loop import GANTrainer
@@ -289,6 +290,7 @@ def make_trainer(
     num_classes: int | None = None,
     objective: str | objectives.Objective = "standard",
     d_steps: int = 1,
+    steps_per_execution: int = 1,
 ) -> GANTrainer:
     """The trainer of ``gan_model`` for an engine.
 
@@ -307,17 +309,37 @@ def make_trainer(
         objective: The objective the models were compiled for
             (:mod:`gan_cookbook.objectives`). Defaults to ``"standard"``.
         d_steps: D updates per G update. Defaults to 1.
+        steps_per_execution: Whole steps one compiled call runs, at least 1;
+            above 1 for the fused engine only. Defaults to 1.
     """
     if engine not in ENGINES:
         raise ValueError(
             f"`engine` must be one of {', '.join(ENGINES)}. Received: engine={engine!r}"
         )
-    trainer_class = GANTrainer
+    steps_per_execution = check_integer("steps_per_execution", steps_per_execution)
     if engine == "fused":
         from gan_cookbook.fused import FusedGANTrainer
 
-        trainer_class = FusedGANTrainer
-    return trainer_class(
+        return FusedGANTrainer(
+            gan_model.generator,
+            gan_model.discriminator,
+            gan_model.d_on_g,
+            noise,
+            seed,
+            real_label,
+            num_classes,
+            objective,
+            d_steps,
+            steps_per_execution,
+        )
+    if steps_per_execution > 1:
+        raise ValueError(
+            "`steps_per_execution` above 1 runs several steps in one compiled call, "
+            "which only the fused engine does: use engine='fused' (on JAX) or "
+            "steps_per_execution=1. "
+            f"Received: steps_per_execution={steps_per_execution}, engine={engine!r}"
+        )
+    return GANTrainer(
         gan_model.generator,
         gan_model.discriminator,
         gan_model.d_on_g,

@@ -507,7 +507,9 @@ class GANTrainer:
                 break
         callback_list.on_train_end(epoch_logs)
 
-    def train_block(self, batches: Any, first: int, steps: int) -> list[dict[str, float]]:
+    def train_block(
+        self, batches: Any, first: int, steps: int
+    ) -> list[dict[str, float]]:
         """Runs the steps of one call from step ``first`` of an epoch of ``steps``
         (here one step) on :meth:`epoch_batches`' ``batches``; returns their logs,
         step by step, as :meth:`train_step` returns them."""

@@ -48,6 +48,8 @@ class CookOptions:
         skip_bad_images: Leave out images in ``data`` that Pillow cannot read.
             Defaults to False.
         engine: ``"classic"`` or ``"fused"`` (JAX only). Defaults to ``"classic"``.
+        steps_per_execution: Whole GAN steps per compiled call of the fused
+            engine (K batches on the device, one host round trip). Defaults to 1.
         checkpoint_every: Write a checkpoint every this many epochs (and at the
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 2:
@@ -68,6 +70,7 @@ class CookOptions:
     resize: str | None = None
     skip_bad_images: bool | None = None
     engine: str | None = None
+    steps_per_execution: int | None = None
     checkpoint_every: int | None = None
     keep_checkpoints: int | None = None
     eval_every: int | None = None
@@ -79,6 +82,7 @@ class CookOptions:
             "epochs",
             "batch_size",
             "limit",
+            "steps_per_execution",
             "checkpoint_every",
             "keep_checkpoints",
             "eval_every",
@@ -144,6 +148,10 @@ class CookOptions:
     @property
     def engine_or_default(self) -> str:
         return self.engine or DEFAULT_ENGINE
+
+    @property
+    def steps_per_execution_or_default(self) -> int:
+        return self.steps_per_execution or 1
 
     @property
     def checkpoint_every_or_default(self) -> int:

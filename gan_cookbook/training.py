@@ -56,6 +56,7 @@ def build_trainer(
     num_classes: int | None,
     engine: str = "classic",
     steps: int | None = None,
+    steps_per_execution: int = 1,
 ) -> tuple[GANModel, GANTrainer]:
     """The recipe's compiled models for ``dataset`` and their trainer, checked
     against the images (and labels).
@@ -63,6 +64,8 @@ def build_trainer(
     Args:
         steps: The run's steps, where a recipe's rates decay to 0. Defaults to the
             recipe's epochs over ``dataset``.
+        steps_per_execution: Whole steps one compiled call runs (the fused
+            engine's). Defaults to 1.
     """
     if steps is None:
         steps = recipe.epochs * (
@@ -80,6 +83,7 @@ def build_trainer(
         num_classes,
         objective=recipe.objective,
         d_steps=recipe.d_steps,
+        steps_per_execution=steps_per_execution,
     )
     trainer.check_images(dataset.images)
     if num_classes is not None:

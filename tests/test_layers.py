@@ -22,7 +22,7 @@ LAYERS = [
     {"checks", "choices", "launch", "pixels", "progress", "images", "plots"}
     | {"files", "locks"},
     {"noise", "loaders", "checkpoint", "schedule", "backend", "keras_objects"}
-    | {"objectives"},
+    | {"objectives", "batches"},
     {"loop", "models", "pair", "data", "run_folder", "options", "evaluation"}
     | {"fake_batch"},
     {"gan_model", "recipe", "average", "fused", "callbacks", "tensorboard"},

@@ -77,6 +77,15 @@ from gan_cookbook.pixels import DEFAULT_RESIZE, RESIZE_METHODS
     help="The step to time: classic, or fused (JAX).",
 )
 @click.option(
+    "--steps-per-execution",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="K",
+    help="Whole steps one compiled call runs (--engine fused); each step is timed "
+    "as its call's time over K.",
+)
+@click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
     help="Keras dtype policy of the models.  [default: the recipe's]",
@@ -90,6 +99,7 @@ def bench(
     limit: int | None,
     backend: str | None,
     engine: str,
+    steps_per_execution: int,
     precision: str | None,
     as_json: bool,
 ) -> None:
@@ -105,6 +115,11 @@ def bench(
             backend,
             ["bench", recipe, "--steps", str(steps), "--warmup", str(warmup)]
             + ["--engine", engine]
+            + (
+                ["--steps-per-execution", str(steps_per_execution)]
+                if steps_per_execution != 1
+                else []
+            )
             + (["--precision", precision] if precision else [])
             + (["--batch-size", str(batch_size)] if batch_size else [])
             + (["--limit", str(limit)] if limit else [])
@@ -123,6 +138,7 @@ def bench(
             limit=limit,
             engine=engine,
             precision=precision,
+            steps_per_execution=steps_per_execution,
         )
     except ValueError as error:
         raise usage_error(error) from None
