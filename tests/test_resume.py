@@ -87,10 +87,9 @@ def test_two_epochs_equal_one_then_a_resume(tmp_path, name, changes):
 
 
 def test_checkpoints_are_kept_as_asked(tmp_path):
-    cook(recipes.get(RECIPE), out=tmp_path / "a", epochs=3, keep_checkpoints=2, **SMALL)
+    cook(recipes.get(RECIPE), out=tmp_path / "a", epochs=3, keep_checkpoints=1, **SMALL)
     assert [path.name for path in list_checkpoints(tmp_path / "a")] == [
-        "epoch_0002.npz",
-        "epoch_0003.npz",
+        "epoch_0003.npz"
     ]
     arrays, metadata = load_checkpoint(list_checkpoints(tmp_path / "a")[-1])
     assert metadata["progress"] == {"epoch": 3, "step": 0, "totals": {}, "seconds": 0.0}
@@ -99,9 +98,10 @@ def test_checkpoints_are_kept_as_asked(tmp_path):
     assert not list((tmp_path / "a" / "checkpoints").glob("*.tmp"))
 
     cook(recipes.get(RECIPE), out=tmp_path / "b", epochs=3, checkpoint_every=2, **SMALL)
-    # Every 2 epochs, and after the last; only the newest is kept.
+    # Every 2 epochs, and after the last; the newest two are kept by default.
     assert [path.name for path in list_checkpoints(tmp_path / "b")] == [
-        "epoch_0003.npz"
+        "epoch_0002.npz",
+        "epoch_0003.npz",
     ]
 
 
@@ -184,7 +184,7 @@ def test_a_signal_finishes_the_step_checkpoints_and_prints_the_resume_command(
                                   "--resume"])  # fmt: skip
     settings = json.loads((out / "recipe.json").read_text())
     assert settings["recipe"]["precision"] == precision
-    (checkpoint,) = list_checkpoints(out)
+    checkpoint = list_checkpoints(out)[-1]  # the one the stop wrote, the newest
     _, metadata = load_checkpoint(checkpoint)
     assert metadata["progress"]["epoch"] >= 1
     # One numbering, from 1: the message, the file name and the checkpoint agree.
