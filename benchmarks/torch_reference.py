@@ -18,7 +18,17 @@ fetched to the host at the end of the step, as ``train_on_batch`` does.
 bfloat16, PyTorch's counterpart of Keras' policy: float32 weights, bfloat16
 arithmetic, the loss taken in float32.
 
-    python benchmarks/torch_reference.py --batch-size 128 --steps 50 [--compile]
+``--compile MODE`` runs the same models and step with G and D wrapped in
+``torch.compile(mode=MODE)``; ``--compile`` alone is ``torch.compile``'s default
+mode, and ``--compile reduce-overhead`` adds CUDA graphs on a GPU (on a CPU that mode
+compiles with Inductor and runs without them). The losses and optimizer steps stay
+eager, as in the eager step. Compiling happens during the warm-up steps, which are
+never timed, and a compiled run warms up for at least ``COMPILED_WARMUP`` steps. Eager
+stays the default.
+
+    python benchmarks/torch_reference.py --batch-size 128 --steps 50
+    python benchmarks/torch_reference.py --batch-size 128 --steps 50 \
+        --compile reduce-overhead
 """
 
 from __future__ import annotations
@@ -38,6 +48,16 @@ from torch import nn
 
 MNIST = Path(__file__).resolve().parent.parent / "gan_cookbook" / "data" / "mnist.npz"
 PRECISIONS = ("float32", "mixed_bfloat16")
+# torch.compile's modes; None (eager) is the default everywhere.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+# Compiled G and D are traced again for each new call pattern (D on 2B then B images,
+# G without and with a gradient), and CUDA graphs record on a call after their first:
+# three steps run every one of them before the timing starts.
+COMPILED_WARMUP = 3
+
+
+class CompileError(RuntimeError):
+    """torch.compile could not compile the step on this machine."""
 
 
 def _keras_init(module: nn.Module) -> None:
@@ -109,7 +129,8 @@ class ReferenceGAN:
     Args:
         noise_dim: G's input size. Defaults to 10.
         device: Where to compute. Defaults to the first CUDA device, else the CPU.
-        compile: Wrap G and D in ``torch.compile``. Defaults to False (eager).
+        compile_mode: Wrap G and D in ``torch.compile`` with this mode, one of
+            ``COMPILE_MODES``. Defaults to None (eager).
         seed: Seeds the weights and the noise. Defaults to 0.
         precision: ``"float32"`` or ``"mixed_bfloat16"`` (forward passes under
             ``torch.autocast`` with bfloat16). Defaults to ``"float32"``.
@@ -122,7 +143,7 @@ class ReferenceGAN:
         self,
         noise_dim: int = 10,
         device: str | torch.device | None = None,
-        compile: bool = False,
+        compile_mode: str | None = None,
         seed: int = 0,
         precision: str = "float32",
         generator: nn.Module | None = None,
@@ -133,7 +154,13 @@ class ReferenceGAN:
                 f"`precision` must be one of {', '.join(PRECISIONS)}. "
                 f"Received: precision={precision!r}"
             )
+        if compile_mode is not None and compile_mode not in COMPILE_MODES:
+            raise ValueError(
+                f"`compile_mode` must be None (eager) or one of "
+                f"{', '.join(COMPILE_MODES)}. Received: compile_mode={compile_mode!r}"
+            )
         self.precision = precision
+        self.compile_mode = compile_mode
         torch.manual_seed(seed)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -150,8 +177,11 @@ class ReferenceGAN:
             self.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7
         )
         self.run_generator, self.run_discriminator = (
-            (torch.compile(self.generator), torch.compile(self.discriminator))
-            if compile
+            (
+                torch.compile(self.generator, mode=compile_mode),
+                torch.compile(self.discriminator, mode=compile_mode),
+            )
+            if compile_mode is not None
             else (self.generator, self.discriminator)
         )
         self.loss = nn.BCELoss()
@@ -205,6 +235,10 @@ class ReferenceGAN:
 
     def train_step(self, real_images: torch.Tensor) -> dict[str, float]:
         """One D update on real and fake images, then one G update through D."""
+        if self.compile_mode == "reduce-overhead":
+            # CUDA graphs reuse their output memory from one replay to the next; this
+            # says that nothing from the previous step is still read, as is the case.
+            torch.compiler.cudagraph_mark_step_begin()
         d_loss = self.discriminator_step(self.make_fakes(real_images))
         g_loss = self.generator_step(real_images.shape[0])
         # The host fetch that train_on_batch makes for its logs, and the step's sync.
@@ -249,26 +283,50 @@ def describe_device(device: torch.device) -> dict[str, Any]:
     }
 
 
+def implementation_name(compile_mode: str | None) -> str:
+    """``torch eager``, ``torch.compile`` (its default mode) or ``torch.compile
+    MODE``."""
+    if compile_mode is None:
+        return "torch eager"
+    if compile_mode == "default":
+        return "torch.compile"
+    return f"torch.compile {compile_mode}"
+
+
 def benchmark(
     *,
     steps: int = 50,
     batch_size: int = 128,
     warmup: int = 5,
     limit: int | None = None,
-    compile: bool = False,
+    compile_mode: str | None = None,
     precision: str = "float32",
 ) -> dict[str, Any]:
     """Times :meth:`ReferenceGAN.train_step` as ``gan_cookbook.bench`` times ours.
 
     The images go to the device once and are shuffled there; each step is timed on
-    its own and ends with the loss fetch.
+    its own and ends with the loss fetch. With ``compile_mode``, G and D run under
+    ``torch.compile(mode=compile_mode)`` and the warm-up is at least
+    ``COMPILED_WARMUP`` steps, so that no compilation is timed.
+
+    Raises:
+        ValueError: a setting is out of range; the message names it.
+        CompileError: torch.compile failed on this machine; the message gives the
+            mode and PyTorch's reason.
     """
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise ValueError(
             "`steps` and `batch_size` must be at least 1 and `warmup` at least 0. "
             f"Received: steps={steps}, batch_size={batch_size}, warmup={warmup}"
         )
-    gan = ReferenceGAN(compile=compile, precision=precision)
+    if compile_mode is not None:
+        # Compiled code is cached per Python function, and G and D share
+        # nn.Sequential's forward with every model an earlier benchmark in this
+        # process compiled: past the cache's limit, torch.compile would fall back to
+        # eager without a word.
+        torch.compiler.reset()
+        warmup = max(warmup, COMPILED_WARMUP)
+    gan = ReferenceGAN(compile_mode=compile_mode, precision=precision)
     images = torch.from_numpy(load_images(limit)).to(gan.device)
     steps_per_epoch = images.shape[0] // batch_size
     if steps_per_epoch < 1:
@@ -280,8 +338,19 @@ def benchmark(
     batches = images[order[: steps_per_epoch * batch_size]].reshape(
         steps_per_epoch, batch_size, *images.shape[1:]
     )
-    for index in range(warmup):
-        gan.train_step(batches[index % steps_per_epoch])
+    try:
+        for index in range(warmup):
+            gan.train_step(batches[index % steps_per_epoch])
+    except Exception as error:
+        if compile_mode is None:
+            raise
+        # torch.compile compiles on the first call, and what it lacks (a C++
+        # compiler for Inductor on a CPU, Triton on a GPU) shows up only then.
+        reason = str(error).strip().splitlines() or [type(error).__name__]
+        raise CompileError(
+            f"torch.compile(mode={compile_mode!r}) could not compile the step on "
+            f"{gan.device.type}: {type(error).__name__}: {reason[0]}"
+        ) from error
     step_seconds = []
     started = time.perf_counter()
     for index in range(warmup, warmup + steps):
@@ -293,7 +362,7 @@ def benchmark(
     median = statistics.median(step_seconds)
     return {
         "recipe": "mnist",
-        "implementation": "torch.compile" if compile else "torch eager",
+        "implementation": implementation_name(compile_mode),
         "precision": precision,
         "batch_size": batch_size,
         "steps": steps,
@@ -315,7 +384,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--warmup", type=int, default=5, help="untimed first steps")
     parser.add_argument("--limit", type=int, help="use the first N images only")
-    parser.add_argument("--compile", action="store_true", help="torch.compile G, D")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        choices=COMPILE_MODES,
+        metavar="MODE",
+        help="torch.compile G and D with MODE: default (the mode when none is "
+        "given), reduce-overhead (CUDA graphs on a GPU), max-autotune; eager if "
+        "left out",
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--json", action="store_true", help="print JSON")
     arguments = parser.parse_args()
@@ -325,11 +403,13 @@ def main() -> None:
             batch_size=arguments.batch_size,
             warmup=arguments.warmup,
             limit=arguments.limit,
-            compile=arguments.compile,
+            compile_mode=arguments.compile,
             precision=arguments.precision,
         )
     except ValueError as error:
         parser.error(str(error))
+    except CompileError as error:
+        raise SystemExit(f"torch_reference.py: {error}") from None
     if arguments.json:
         print(json.dumps(result, indent=2))
     else:

@@ -411,14 +411,14 @@ class Run:
     def save_checkpoint(
         self, epoch_history: list[dict[str, Any]], refresh_average: bool = True
     ) -> Path:
-        """Writes the trainer's state, the sample noise and the epoch logs so far,
-        then the models (:meth:`save_models`)."""
+        """Writes the models (:meth:`save_models`), then the trainer's state, the
+        sample noise and the epoch logs so far: a checkpoint exists only once its
+        models are written, so a process killed between the two redoes them."""
         state = trainer_state(self.trainer)
         metadata = {"progress": state["progress"], "history": epoch_history}
         arrays = {**state["arrays"], "sample_noise": self.sample_noise}
-        path = save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
         self.save_models(refresh_average)
-        return path
+        return save_checkpoint(self.out, arrays, metadata, keep=self.keep_checkpoints)
 
     def restore(self, epochs_given: bool = True) -> None:
         """Continues from the run folder's newest readable checkpoint: its trainer

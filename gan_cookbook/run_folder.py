@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gan_cookbook.checkpoint import list_checkpoints, write_json
 from gan_cookbook.checks import is_integer
+from gan_cookbook.files import remove_temporaries
 from gan_cookbook.locks import LockHeld, held, holder
 from gan_cookbook.options import CookOptions
 
@@ -553,6 +554,10 @@ def open_run_folder(
         folder = RunFolder(out)
         folder.check_not_in_use()
         folder.check_resumable()
+        # What writes cut short by a kill left; nobody is writing now. A run killed
+        # after its last checkpoint is resumed no further, so this is its only
+        # chance.
+        remove_temporaries(folder.path)
         return folder, options.merged(folder.read_record().options)
     folder = RunFolder(out) if out is not None else RunFolder.new_default(recipe_name)
     folder.check_not_in_use()

@@ -210,7 +210,8 @@ def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch
         backends="tensorflow,jax",
         engines="classic,fused",
         precisions="float32,mixed_bfloat16",
-        torch_compile=False,
+        steps_per_execution="1",
+        torch_compile=None,
     )
     assert [case.name for case in module.choose_cases(arguments)] == [
         "Keras on tensorflow",

@@ -343,7 +343,7 @@ def start(arguments):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sigkill_at_random_moments_then_resume_equals_a_straight_run(tmp_path, seed):
     # Longer than `straight`: a kill has epochs, not only a start-up, to land in.
-    epochs = ["--epochs", "5"]
+    epochs = ["--epochs", "6"]
     flags = ["--limit", "256", "--batch-size", "32", "--quiet", *epochs]
     reference = tmp_path / "straight"
     started = time.monotonic()
@@ -359,7 +359,7 @@ def test_sigkill_at_random_moments_then_resume_equals_a_straight_run(tmp_path, s
     process = start(["cook", RECIPE, *flags, "--out", str(out)])
     killed_at = []
     for _ in range(3):
-        time.sleep(moments.uniform(0.3, 0.9) * duration)
+        time.sleep(moments.uniform(0.2, 0.6) * duration)
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
@@ -373,7 +373,7 @@ def test_sigkill_at_random_moments_then_resume_equals_a_straight_run(tmp_path, s
     _, stderr = process.communicate(timeout=600)
     if process.returncode != 0:
         # Killed after its last checkpoint, in the end's GIF and plot: done.
-        assert "has already trained 5 epochs" in stderr, stderr
+        assert "has already trained 6 epochs" in stderr, stderr
     assert killed_at, "no kill landed; the run ended first"
     assert_same_run(out, reference)
     assert sorted(out.rglob(".*.tmp*")) == []
@@ -430,7 +430,7 @@ FILL_THEN_RESUME = textwrap.dedent(
 
 
 def test_a_real_full_disk_stops_the_run_and_resume_continues_exactly(tmp_path):
-    """A 24 MiB tmpfs in a mount namespace of the test's own (``unshare``), filled
+    """A 32 MiB tmpfs in a mount namespace of the test's own (``unshare``), filled
     once the first checkpoint is written."""
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -451,7 +451,7 @@ def test_a_real_full_disk_stops_the_run_and_resume_continues_exactly(tmp_path):
     script = tmp_path / "fill_then_resume.py"
     script.write_text(FILL_THEN_RESUME)
     inner = (
-        f"mount -t tmpfs -o size=24m tmpfs {disk} && exec {sys.executable} "
+        f"mount -t tmpfs -o size=32m tmpfs {disk} && exec {sys.executable} "
         f"{script} {disk} {report} {' '.join(flags)}"
     )
     result = subprocess.run(
