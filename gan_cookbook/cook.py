@@ -76,6 +76,7 @@ from gan_cookbook.training import (
     frechet_evaluation,
     load_training_data,
     sample_noise_of,
+    steps_per_execution_of,
 )
 
 
@@ -206,7 +207,7 @@ class Run:
             dataset,
             num_classes,
             options.engine_or_default,
-            steps_per_execution=options.steps_per_execution_or_default,
+            steps_per_execution=steps_per_execution_of(recipe, options),
         )
         if options.tensorboard is not None:
             from gan_cookbook.tensorboard import check_installed

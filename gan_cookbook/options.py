@@ -150,10 +150,6 @@ class CookOptions:
         return self.engine or DEFAULT_ENGINE
 
     @property
-    def steps_per_execution_or_default(self) -> int:
-        return self.steps_per_execution or 1
-
-    @property
     def checkpoint_every_or_default(self) -> int:
         return self.checkpoint_every or DEFAULT_CHECKPOINT_EVERY
 

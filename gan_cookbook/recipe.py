@@ -82,6 +82,11 @@ class Recipe:
         d_steps: D updates per G update, each on its own real batch and fresh
             fakes (WGAN's critic takes 5). An epoch is still one pass of D over the
             images, so it holds ``d_steps`` times fewer G updates. Defaults to 1.
+        steps_per_execution: Whole steps in one compiled call when the recipe is
+            cooked with the fused engine (JAX): K batches on the device, one host
+            round trip (``docs/speed.md``). The classic engine runs one step a call
+            and leaves this value aside; ``--steps-per-execution`` overrides it.
+            Defaults to 1.
         file: The recipe file it was loaded from (:func:`load_recipe_file` sets
             it), recorded in ``recipe.json`` so that ``gan-cookbook resume`` finds
             the recipe again; ``None`` for a built-in recipe or one made in Python.
@@ -109,6 +114,7 @@ class Recipe:
     conditional: bool = False
     objective: str = "standard"
     d_steps: int = 1
+    steps_per_execution: int = 1
     file: str | None = None
 
     def __post_init__(self) -> None:
@@ -119,6 +125,7 @@ class Recipe:
             ("grid_size", 1),
             ("seed", 0),
             ("d_steps", 1),
+            ("steps_per_execution", 1),
         ):
             # A NumPy integer is kept as an int: recipe.json holds it as a number.
             value = check_integer(field, getattr(self, field), low)

@@ -126,3 +126,11 @@ def frechet_evaluation(
         verbose=verbose,
         raw_generator=None if averaged is None else gan_model.generator,
     )
+
+
+def steps_per_execution_of(recipe: Recipe, options: CookOptions) -> int:
+    """The steps a compiled call runs: the option when given (a classic engine
+    refuses one above 1), else the recipe's for the fused engine, else 1."""
+    if options.steps_per_execution is not None:
+        return options.steps_per_execution
+    return recipe.steps_per_execution if options.engine_or_default == "fused" else 1

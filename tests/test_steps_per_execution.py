@@ -297,3 +297,23 @@ def test_the_cook_command_refuses_several_steps_a_call_on_the_classic_engine(
     assert "--steps-per-execution" in result.output
     assert "--engine fused" in result.output or "fused" in result.output
     assert not out.exists()
+
+
+def test_a_recipes_steps_per_execution_is_the_fused_engines_default(tmp_path):
+    import dataclasses
+
+    from gan_cookbook.cook import prepare
+
+    recipe = dataclasses.replace(recipes.get("mnist_quick"), steps_per_execution=4)
+    small = dict(limit=64, batch_size=32, verbose=0)
+    # The classic engine runs one step a call and leaves the recipe's value aside.
+    classic = prepare(recipe, out=tmp_path / "classic", **small)
+    assert getattr(classic.trainer, "steps_per_execution", 1) == 1
+    with pytest.raises(ValueError, match=r"Received: steps_per_execution=0"):
+        dataclasses.replace(recipe, steps_per_execution=0)
+    if ON_JAX:
+        fused = prepare(recipe, out=tmp_path / "fused", engine="fused", **small)
+        assert fused.trainer.steps_per_execution == 4
+        given = prepare(recipe, out=tmp_path / "given", engine="fused",
+                        steps_per_execution=2, **small)  # fmt: skip
+        assert given.trainer.steps_per_execution == 2

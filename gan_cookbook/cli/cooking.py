@@ -107,7 +107,7 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             metavar="K",
             help="With --engine fused: K whole steps in one compiled call, on "
-            "batches already on the device.  [default: 1]",
+            "batches already on the device.  [default: the recipe's, 1]",
         ),
         click.option(
             "--checkpoint-every",
@@ -197,7 +197,7 @@ def starting_line(run: Run) -> str:
     how = [f"Keras {keras.__version__}", f"{keras.backend.backend()} backend"]
     if run.trainer.engine != "classic":
         how.append(f"{run.trainer.engine} engine")
-    steps_a_call = run.options.steps_per_execution_or_default
+    steps_a_call = getattr(run.trainer, "steps_per_execution", 1)
     if steps_a_call > 1:
         how.append(f"{steps_a_call} steps a call")
     if run.recipe.precision != "float32":
