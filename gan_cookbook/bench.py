@@ -30,9 +30,8 @@ from gan_cookbook.training import build_trainer, load_training_data
 
 class _Calls:
     """Runs a trainer's calls (:meth:`~gan_cookbook.loop.GANTrainer.train_block`)
-    over an epoch's batches, cycling, each call of ``steps_per_execution`` steps
-    (the first of a fused trainer: one, classic): every call has the shape the
-    warm-up compiled."""
+    over an epoch's batches, cycling, each call of ``steps_per_execution`` steps:
+    every call has the shape the warm-up compiled."""
 
     def __init__(self, trainer: Any, batches: Any, epoch_steps: int):
         self.trainer, self.batches = trainer, batches
@@ -163,8 +162,8 @@ def benchmark(
         labels = trainer.check_labels(dataset.labels, len(dataset.images))
         labels = ops.convert_to_tensor(labels, dtype="int32")
     calls = _Calls(trainer, trainer.epoch_batches(images, block, labels), epoch_steps)
-    # The fused engine compiles its step during the first warm-up step, and a call
-    # of several steps during the second call.
+    # The fused engine compiles its step (or its call of several steps) during the
+    # first warm-up call; two calls make sure a timed one compiles nothing.
     warmed = 0
     while warmed < warmup or (trainer.steps_per_execution > 1 and calls.count < 2):
         warmed += calls.run()

@@ -40,9 +40,11 @@ class FusedGANTrainer(GANTrainer):
     """:class:`~gan_cookbook.loop.GANTrainer` with both phases in one ``jax.jit``.
 
     The first step runs classic: that is when Keras builds the models' losses,
-    metrics and train functions. With ``d_steps`` above 1, the compiled call runs
-    the whole block: D's updates unrolled, then G's. Later steps run the compiled
-    step, with the same results as the classic loop to float rounding. Arguments as
+    metrics and train functions (with ``steps_per_execution`` above 1 that step is
+    undone, and every step runs in a call of several). With ``d_steps`` above 1,
+    the compiled call runs the whole block: D's updates unrolled, then G's. Later
+    steps run the compiled step, with the same results as the classic loop to
+    float rounding. Arguments as
     :class:`~gan_cookbook.loop.GANTrainer` takes them, and:
 
     Args:
@@ -131,23 +133,21 @@ class FusedGANTrainer(GANTrainer):
     ) -> list[dict[str, float]]:
         """Runs up to ``steps_per_execution`` steps from step ``first`` (fewer at
         the end of an epoch of ``steps``) in one compiled call; returns each step's
-        logs. The first call of all runs one step, classic (see :meth:`step`)."""
+        logs. Every step runs compiled: before the first call, one classic step
+        builds Keras' train functions and is undone (:meth:`_build_train_functions`),
+        so a resumed run takes the straight run's steps, bit for bit."""
         if self.steps_per_execution == 1:
             return super().train_block(batches, first, steps)
         image_batches, label_batches = batches
-        end = first + 1
-        if self._compiled_block is not None:
-            end = min(first + self.steps_per_execution, steps)
-
+        end = min(first + self.steps_per_execution, steps)
         block = [
             _cut(stacked, self._step_numbers[first], end - first)
             for stacked in (image_batches, label_batches)
             if stacked is not None
         ]
         if self._compiled_block is None:
-            logs = [self.train_step(*(batch[0] for batch in block))]
+            self._build_train_functions(*(batch[0] for batch in block))
             self._compiled_block = compile_fused_block(self)
-            return logs
         trainable = self.discriminator.trainable
         try:
             d_logs, g_logs = self._compiled_block(*block)
@@ -160,6 +160,21 @@ class FusedGANTrainer(GANTrainer):
             )
             for index in range(end - first)
         ]
+
+    def _build_train_functions(self, *batch: Any) -> None:
+        """Runs one classic step, which is when Keras builds the models' losses,
+        metrics and train functions, then puts back every variable a checkpoint
+        holds: the step leaves nothing behind but what it built."""
+        # Copies on the host: Keras' JAX train functions donate the buffers of
+        # the variables they update.
+        saved = {
+            group: [keras.ops.convert_to_numpy(variable) for variable in variables]
+            for group, variables in self.state_variables().items()
+        }
+        self.train_step(*batch)
+        for group, variables in self.state_variables().items():
+            for variable, value in zip(variables, saved[group], strict=True):
+                variable.assign(value)
 
 
 def _cut(stacked: Any, first: Any, count: int) -> Any:

@@ -131,8 +131,8 @@ def test_a_run_stopped_within_an_epoch_resumes_as_the_straight_run():
         IMAGES, batch_size=BATCH_SIZE, epochs=2, callbacks=[straight_record], verbose=0
     )
 
-    # Stopped at step 6 (from 1) of the first epoch: the call of steps 6 to 9 has
-    # run, so the run stops after step 9, and its checkpoint says so.
+    # Stopped at step 6 (from 1) of the first epoch: the call of steps 5 to 8 has
+    # run, so the run stops after step 8, and its checkpoint says so.
     before = StepLosses()
     first = averaging_gan(4)
     first.fit(
@@ -143,17 +143,17 @@ def test_a_run_stopped_within_an_epoch_resumes_as_the_straight_run():
         verbose=0,
     )
     state = trainer_state(first)
-    assert (state["progress"]["epoch"], state["progress"]["step"]) == (0, 9)
-    assert len(before.logs) == 9
+    assert (state["progress"]["epoch"], state["progress"]["step"]) == (0, 8)
+    assert len(before.logs) == 8
 
     after = StepLosses()
     resumed = averaging_gan(4, seed=99)
     restore_trainer_state(resumed, state)
     resumed.fit(IMAGES, batch_size=BATCH_SIZE, epochs=2, callbacks=[after], verbose=0)
-    assert_runs_agree(
-        (straight_record.logs, state_of(straight)),
-        (before.logs + after.logs, state_of(resumed)),
-    )
+    # Exactly: every step of both runs is a compiled call's, cut at the same steps.
+    assert before.logs + after.logs == straight_record.logs
+    for value, expected in zip(state_of(resumed), state_of(straight), strict=True):
+        np.testing.assert_array_equal(value, expected)
 
 
 @jax_only
@@ -167,16 +167,16 @@ def test_a_non_finite_loss_names_its_step_within_a_call():
                 kernel = trainer.discriminator.weights[0]
                 kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
-    # Step 2 (from 1) ends the call of steps 2 to 5: the poisoned weights are
-    # trained from step 6 on, and every step before it reached the callbacks.
-    with pytest.raises(NonFiniteLossError, match=r"Epoch 1, step 6 of 10: d_loss is"):
+    # Step 2 (from 1) is within the call of steps 1 to 4: the poisoned weights are
+    # trained from step 5 on, and every step before it reached the callbacks.
+    with pytest.raises(NonFiniteLossError, match=r"Epoch 1, step 5 of 10: d_loss is"):
         trainer.fit(
             IMAGES,
             batch_size=BATCH_SIZE,
             callbacks=[record, Poison()],
             verbose=0,
         )
-    assert len(record.logs) == 5
+    assert len(record.logs) == 4
 
 
 @jax_only
@@ -186,12 +186,11 @@ def test_no_image_crosses_to_the_device_in_a_call():
     trainer = averaging_gan(4)
     images = keras.ops.convert_to_tensor(IMAGES)
     batches = trainer.epoch_batches(images, BATCH_SIZE)
-    trainer.train_block(batches, 0, STEPS)  # the first step, classic
-    trainer.train_block(batches, 1, STEPS)  # compiles the call of 4 steps
+    trainer.train_block(batches, 0, STEPS)  # compiles the call of 4 steps
     # train_on_batch resets Keras' metrics from host scalars in the classic first
     # step only; the compiled calls keep their reset values on the device.
     with jax.transfer_guard_host_to_device("disallow"):
-        logs = trainer.train_block(batches, 5, STEPS)
+        logs = trainer.train_block(batches, 4, STEPS)
     assert len(logs) == 4 and all(np.isfinite(step["d_loss"]) for step in logs)
 
 
@@ -231,10 +230,10 @@ def test_bench_times_several_steps_a_call():
         engine="fused",
         steps_per_execution=2,
     )
-    # Whole calls of 2 steps: 3 timed steps round up to 4; the warm-up ran the
-    # first step (classic) and one call.
+    # Whole calls of 2 steps: 3 timed steps round up to 4; the warm-up ran two
+    # calls (the first compiles).
     assert result["steps_per_execution"] == 2
-    assert result["steps"] == 4 and result["warmup"] == 3
+    assert result["steps"] == 4 and result["warmup"] == 4
     assert len(result["step_ms"]) == 4 and result["ms_per_step_min"] > 0
 
 
@@ -276,12 +275,9 @@ def test_a_cook_of_several_steps_a_call_stopped_and_resumed_equals_the_straight_
              **options)  # fmt: skip
     cook(recipe, out=tmp_path / "run", resume=True, verbose=0)
     resumed, _ = load_checkpoint(list_checkpoints(tmp_path / "run")[-1])
-    # To float rounding (as K=4 against K=1 above): the resumed run's first step
-    # runs classic, as every fused
-    # run's first step does, and its calls are cut from the step it resumes at.
+    # Exactly: every step of both runs is a compiled call's, cut at the same steps.
     for key, value in expected.items():
-        np.testing.assert_allclose(resumed[key], value, rtol=1e-4, atol=1e-4,
-                                   err_msg=key)  # fmt: skip
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
 
 
 def test_the_cook_command_refuses_several_steps_a_call_on_the_classic_engine(
