@@ -109,6 +109,9 @@ class Interruptible(click.Command):
             with launch.backend_noise_filtered():
                 return super().invoke(ctx)
         except KeyboardInterrupt:
+            # A write cut short leaves its half-made objects (a zip file, say) to be
+            # collected; their complaints would be tracebacks after the one line.
+            sys.unraisablehook = _ignore_unraisable
             explain = ctx.meta.get(INTERRUPTED, lambda: launch.NOTHING_WRITTEN)
             click.echo(f"\n{explain()}", err=True)
             sys.exit(130)
@@ -117,6 +120,10 @@ class Interruptible(click.Command):
             # not there at all.
             click.echo(f"{error}. Free some space and run it again.", err=True)
             sys.exit(EXIT_DISK_FULL)
+
+
+def _ignore_unraisable(unraisable: Any) -> None:
+    """Says nothing of an error raised where it cannot propagate (a destructor)."""
 
 
 class InterruptibleGroup(Interruptible, click.Group):
