@@ -65,7 +65,7 @@ def main() -> None:
 
     import keras
 
-    from gan_cookbook.checkpoint import write_json
+    from gan_cookbook.files import write_json
     from gan_cookbook.cook import RunStopped, prepare
     from gan_cookbook.evaluation import Evaluator
     from gan_cookbook.evaluation.measure import evaluator_of

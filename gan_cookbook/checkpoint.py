@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gan_cookbook.files import replacing, write_text
+from gan_cookbook.files import replacing
 
 if TYPE_CHECKING:
     from gan_cookbook.loop import GANTrainer
@@ -172,9 +172,21 @@ def save_model(model: Any, path: str | Path) -> Path:
     return path
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Writes ``value`` as JSON whole: a reader sees the old file or the new."""
-    write_text(path, json.dumps(value, indent=2))
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file that does not read whole.
+
+    Attributes:
+        path: The file.
+        reason: Why, as the reading library put it.
+    """
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(
+            f"{path}: not a readable checkpoint ({reason}). Expected a file written "
+            "by gan-cookbook; an older checkpoint may sit beside it."
+        )
+        self.path = path
+        self.reason = reason
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -185,11 +197,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
             arrays = {name: contents[name] for name in contents.files}
         metadata = json.loads(str(arrays.pop(_METADATA)))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        reason = str(error) or type(error).__name__
-        raise ValueError(
-            f"{path}: not a readable checkpoint ({reason}). Expected a file written "
-            "by gan-cookbook; an older checkpoint may sit beside it."
-        ) from None
+        raise UnreadableCheckpoint(path, str(error) or type(error).__name__) from None
     return arrays, metadata
 
 
@@ -209,8 +217,8 @@ def newest_readable(
     for path in reversed(checkpoints):
         try:
             arrays, metadata = load_checkpoint(path)
-        except ValueError as error:
-            skipped.append((path, _reason(error)))
+        except UnreadableCheckpoint as error:
+            skipped.append((path, error.reason))
             continue
         return path, arrays, metadata, skipped
     listed = "; ".join(f"{path} ({reason})" for path, reason in skipped)
@@ -218,12 +226,3 @@ def newest_readable(
         f"No checkpoint of the run can be read: {listed}. The run must start "
         "again from its first step (`overwrite=True`)."
     )
-
-
-def _reason(error: ValueError) -> str:
-    """The cause in a :func:`load_checkpoint` error: what is between its first
-    parentheses."""
-    text = str(error)
-    start = text.find("(")
-    end = text.find("). Expected")
-    return text[start + 1 : end] if 0 <= start < end else text

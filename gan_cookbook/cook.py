@@ -53,7 +53,6 @@ from gan_cookbook.files import (
     EXIT_DISK_FULL,
     DiskFullError,
     mebibytes,
-    remove_temporaries,
 )
 from gan_cookbook.gan_model import (
     GANModel,
@@ -293,8 +292,6 @@ class Run:
             folder.clear()
         for path in self.damaged:
             path.replace(path.with_name(path.name + ".damaged"))
-        # What writes killed part way left (SIGKILL, a full disk).
-        remove_temporaries(folder.path)
         record = self.record()
         if self.resumed_from is not None:
             record = dataclasses.replace(record, created=folder.read_record().created)
@@ -370,8 +367,7 @@ class Run:
         )
 
     def _disk_full(self, error: DiskFullError) -> RunStopped:
-        checkpoints = self.folder.checkpoints()
-        checkpoint = checkpoints[-1] if checkpoints else None
+        checkpoint = self.folder.newest_checkpoint()
         kept = (
             f"Every file already written is whole; the newest checkpoint is "
             f"{checkpoint}."
@@ -387,8 +383,7 @@ class Run:
         )
 
     def _diverged(self, error: NonFiniteLossError) -> RunStopped:
-        checkpoints = self.folder.checkpoints()
-        checkpoint = checkpoints[-1] if checkpoints else None
+        checkpoint = self.folder.newest_checkpoint()
         kept = (
             f"The last good checkpoint is kept: {checkpoint}. Resume from it with "
             "`resume=True`; if the losses diverge again, lower the learning rates (a "

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 """The errors of a disk (or a quota) with no room left."""
@@ -69,16 +70,24 @@ def free_bytes(path: str | Path) -> int:
         return 0
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error``, or an error it was raised from, is a full disk: libraries
-    (Keras' saving, Pillow) may wrap the ``OSError`` of the write."""
+def disk_full_cause(error: BaseException | None) -> OSError | None:
+    """The full disk's ``OSError`` behind ``error`` (``error`` itself or one it was
+    raised from: libraries, Keras' saving and Pillow, may wrap it), else ``None``."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in FULL:
-            return True
+            return error
         error = error.__cause__ or error.__context__
-    return False
+    return None
+
+
+def _raise_if_disk_full(path: Path, error: BaseException) -> None:
+    """Raises :class:`DiskFullError` for ``path`` when ``error`` is a full disk
+    not already named as one."""
+    cause = disk_full_cause(error)
+    if cause is not None and not isinstance(error, DiskFullError):
+        raise DiskFullError(path, cause) from error
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -112,8 +121,7 @@ def replacing(path: str | Path, durable: bool = False) -> Iterator[Path]:
             _sync(path.parent)
     except BaseException as error:
         temporary.unlink(missing_ok=True)
-        if is_disk_full(error) and not isinstance(error, DiskFullError):
-            raise DiskFullError(path, _os_error(error)) from error
+        _raise_if_disk_full(path, error)
         raise
 
 
@@ -134,8 +142,7 @@ def appending(path: str | Path) -> Iterator[IO[str]]:
         # Cutting a file back needs no space.
         with contextlib.suppress(OSError):
             os.truncate(path, length)
-        if is_disk_full(error) and not isinstance(error, DiskFullError):
-            raise DiskFullError(path, _os_error(error)) from error
+        _raise_if_disk_full(path, error)
         raise
 
 
@@ -145,28 +152,21 @@ def write_text(path: str | Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
+def write_json(path: str | Path, value: Any) -> None:
+    """Writes ``value`` as JSON whole: a reader sees the old file or the new."""
+    write_text(path, json.dumps(value, indent=2))
+
+
 def remove_temporaries(folder: str | Path) -> list[Path]:
     """Removes what killed writes left in ``folder`` and its subfolders (files named
     as :func:`temporary_path` names them); returns them."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [
-        path
-        for path in folder.rglob(".*.tmp*")
-        if path.is_file() and ".tmp" in path.name
-    ]
+    found = [path for path in folder.rglob(".*.tmp*") if path.is_file()]
     for path in found:
         path.unlink(missing_ok=True)
     return found
-
-
-def _os_error(error: BaseException) -> OSError:
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in FULL:
-            return error
-        error = error.__cause__ or error.__context__
-    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def _sync(path: Path) -> None:

@@ -317,29 +317,7 @@ def make_trainer(
             f"`engine` must be one of {', '.join(ENGINES)}. Received: engine={engine!r}"
         )
     steps_per_execution = check_integer("steps_per_execution", steps_per_execution)
-    if engine == "fused":
-        from gan_cookbook.fused import FusedGANTrainer
-
-        return FusedGANTrainer(
-            gan_model.generator,
-            gan_model.discriminator,
-            gan_model.d_on_g,
-            noise,
-            seed,
-            real_label,
-            num_classes,
-            objective,
-            d_steps,
-            steps_per_execution,
-        )
-    if steps_per_execution > 1:
-        raise ValueError(
-            "`steps_per_execution` above 1 runs several steps in one compiled call, "
-            "which only the fused engine does: use engine='fused' (on JAX) or "
-            "steps_per_execution=1. "
-            f"Received: steps_per_execution={steps_per_execution}, engine={engine!r}"
-        )
-    return GANTrainer(
+    arguments = (
         gan_model.generator,
         gan_model.discriminator,
         gan_model.d_on_g,
@@ -350,6 +328,18 @@ def make_trainer(
         objective,
         d_steps,
     )
+    if engine == "fused":
+        from gan_cookbook.fused import FusedGANTrainer
+
+        return FusedGANTrainer(*arguments, steps_per_execution=steps_per_execution)
+    if steps_per_execution > 1:
+        raise ValueError(
+            "`steps_per_execution` above 1 runs several steps in one compiled call, "
+            "which only the fused engine does: use engine='fused' (on JAX) or "
+            "steps_per_execution=1. "
+            f"Received: steps_per_execution={steps_per_execution}, engine={engine!r}"
+        )
+    return GANTrainer(*arguments)
 
 
 def check_batch_size(batch_size: int, dataset: Dataset) -> None:

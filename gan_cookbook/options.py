@@ -49,7 +49,8 @@ class CookOptions:
             Defaults to False.
         engine: ``"classic"`` or ``"fused"`` (JAX only). Defaults to ``"classic"``.
         steps_per_execution: Whole GAN steps per compiled call of the fused
-            engine (K batches on the device, one host round trip). Defaults to 1.
+            engine (K batches on the device, one host round trip). Defaults to the
+            recipe's with the fused engine, else 1.
         checkpoint_every: Write a checkpoint every this many epochs (and at the
             last). Defaults to 1.
         keep_checkpoints: How many checkpoints to keep, newest first. Defaults to 2:

@@ -22,9 +22,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gan_cookbook.checkpoint import list_checkpoints, write_json
+from gan_cookbook.checkpoint import list_checkpoints
 from gan_cookbook.checks import is_integer
-from gan_cookbook.files import remove_temporaries
+from gan_cookbook.files import remove_temporaries, write_json
 from gan_cookbook.locks import LockHeld, held, holder
 from gan_cookbook.options import CookOptions
 
@@ -359,6 +359,11 @@ class RunFolder:
         """The run's checkpoints, oldest first."""
         return list_checkpoints(self.path)
 
+    def newest_checkpoint(self) -> Path | None:
+        """The run's newest checkpoint, or ``None`` before the first."""
+        checkpoints = self.checkpoints()
+        return checkpoints[-1] if checkpoints else None
+
     # recipe.json and metrics.json.
     def read_record(self) -> RunRecord:
         """The run's ``recipe.json``.
@@ -447,7 +452,7 @@ class RunFolder:
             )
         return self.checkpoints()
 
-    def check_not_in_use(self, argument: str = "out") -> None:
+    def check_not_in_use(self) -> None:
         """Refuses a folder that a live process is cooking.
 
         Raises:
@@ -455,10 +460,10 @@ class RunFolder:
         """
         cooking = holder(self.lock_path)
         if cooking is not None:
-            raise self._in_use(cooking, argument)
+            raise self._in_use(cooking)
 
     @contextlib.contextmanager
-    def hold(self, argument: str = "out") -> Iterator[None]:
+    def hold(self) -> Iterator[None]:
         """Holds the folder's lock while the block cooks into it: another ``cook``,
         ``resume`` or ``overwrite`` of it is refused until the block ends or the
         process dies. ``sample`` and ``evaluate`` take no lock.
@@ -471,15 +476,15 @@ class RunFolder:
             try:
                 stack.enter_context(held(self.lock_path))
             except LockHeld as error:
-                raise self._in_use(error.holder, argument) from None
+                raise self._in_use(error.holder) from None
             yield
 
-    def _in_use(self, cooking: str, argument: str) -> ValueError:
+    def _in_use(self, cooking: str) -> ValueError:
         return ValueError(
-            f"`{argument}` {self.path} is being cooked by {cooking}. One process at a "
+            f"`out` {self.path} is being cooked by {cooking}. One process at a "
             "time cooks a run: wait for it to end, or stop it (Ctrl-C where it runs, "
             "which writes a checkpoint), then resume. Sampling and evaluating work "
-            f"while it cooks. Received: {argument}={str(self.path)!r}"
+            f"while it cooks. Received: out={str(self.path)!r}"
         )
 
     def check_disk(self, needed: int) -> None:
@@ -554,10 +559,11 @@ def open_run_folder(
         folder = RunFolder(out)
         folder.check_not_in_use()
         folder.check_resumable()
-        # What writes cut short by a kill left; nobody is writing now. A run killed
-        # after its last checkpoint is resumed no further, so this is its only
-        # chance.
-        remove_temporaries(folder.path)
+        # What writes cut short by a kill left, removed under the run's lock (no
+        # other process is writing). Here rather than when cooking starts: a run
+        # killed after its last checkpoint is cooked no further.
+        with folder.hold():
+            remove_temporaries(folder.path)
         return folder, options.merged(folder.read_record().options)
     folder = RunFolder(out) if out is not None else RunFolder.new_default(recipe_name)
     folder.check_not_in_use()

@@ -23,10 +23,10 @@ from typing import Any
 import keras
 import keras_tuner
 
-from gan_cookbook.checkpoint import write_json, write_text
 from gan_cookbook.cook import RunStopped, prepare
 from gan_cookbook.distributed import Role
 from gan_cookbook.evaluate import evaluate
+from gan_cookbook.files import write_json, write_text
 from gan_cookbook.pixels import DEFAULT_RESIZE
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipe_file import recipe_source

@@ -24,7 +24,7 @@ from typing import Any
 
 import keras_tuner
 
-from gan_cookbook.checkpoint import write_json, write_text
+from gan_cookbook.files import write_json, write_text
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.recipe_file import recipe_source
 from gan_cookbook.search_space import used_values

@@ -54,7 +54,6 @@ from typing import Any
 import keras
 import keras_tuner
 
-from gan_cookbook.checkpoint import write_json
 from gan_cookbook.checks import check_integer
 from gan_cookbook.choices import ORACLES
 from gan_cookbook.distributed import (
@@ -71,6 +70,7 @@ from gan_cookbook.distributed import (
     repeating,
     wait_for_chief,
 )
+from gan_cookbook.files import write_json
 from gan_cookbook.recipe import Recipe
 from gan_cookbook.search_folder import (
     CannotMeasure,
@@ -95,7 +95,7 @@ STATE_FOLDER = "keras_tuner"
 
 DEFAULT_COUNT = 10000
 
-__all__ = ["SearchResult", "SearchStopped", "search_oracle", "tune"]
+__all__ = ["SearchResult", "SearchStopped", "tune"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,7 @@
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -18,6 +21,15 @@ from gan_cookbook.models import (  # noqa: E402
     quick_generator,
 )
 from gan_cookbook.noise import Noise  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
+
+jax_only = pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
+    "on JAX",
+)
+"""For a test of the fused engine, which tests/test_backends.py runs on JAX."""
 
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
@@ -178,9 +190,9 @@ def assert_same_weights(*pairs):
             )
 
 
-def assert_engines_agree(classic, fused):
+def assert_engines_agree(classic, fused, atol=1e-5):
     """Two runs' ``(step logs, weights)``, the classic engine's and the fused one's,
-    agree step for step to float rounding."""
+    agree step for step to float rounding: the weights within ``atol``."""
     (classic_logs, classic_weights), (fused_logs, fused_weights) = classic, fused
     assert len(fused_logs) == len(classic_logs)
     for fused_step, classic_step in zip(fused_logs, classic_logs, strict=True):
@@ -190,4 +202,15 @@ def assert_engines_agree(classic, fused):
     for fused_weight, classic_weight in zip(
         fused_weights, classic_weights, strict=True
     ):
-        np.testing.assert_allclose(fused_weight, classic_weight, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fused_weight, classic_weight, rtol=1e-4, atol=atol)
+
+
+def run_script(monkeypatch):
+    """benchmarks/run.py as a module (a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_run", ROOT / "benchmarks" / "run.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_run", module)  # for its dataclasses
+    spec.loader.exec_module(module)
+    return module

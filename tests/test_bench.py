@@ -19,6 +19,8 @@ from gan_cookbook.bench import benchmark
 from gan_cookbook.cli import main
 from gan_cookbook.models import cooking_discriminator, cooking_generator
 
+from conftest import run_script
+
 ROOT = Path(__file__).parent.parent
 TINY = {"steps": 3, "warmup": 1, "batch_size": 16, "limit": 64}
 
@@ -190,17 +192,6 @@ def test_reference_mixed_bfloat16_step_matches_float32_within_its_precision():
         assert logs["mixed_bfloat16"][key] != logs["float32"][key]
     with pytest.raises(ValueError, match="Received: precision='float16'"):
         reference.ReferenceGAN(device="cpu", precision="float16")
-
-
-def run_script(monkeypatch):
-    """benchmarks/run.py as a module (a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_run", ROOT / "benchmarks" / "run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "benchmark_run", module)  # for its dataclass
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_benchmark_script_times_fused_on_jax_only_in_every_precision(monkeypatch):

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_script
+
 ROOT = Path(__file__).parent.parent
-
-
-def run_script(monkeypatch):
-    """benchmarks/run.py as a module (a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_run", ROOT / "benchmarks" / "run.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "benchmark_run", module)  # for its dataclasses
-    spec.loader.exec_module(module)
-    return module
 
 
 def sweep_arguments(module, **settings):

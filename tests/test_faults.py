@@ -313,7 +313,7 @@ def test_a_run_being_cooked_is_refused_to_a_second_process_until_it_dies(
     assert result.exit_code == 0, result.output
 
 
-def test_a_lock_names_its_holder_and_dies_with_it(tmp_path):
+def test_a_lock_names_its_holder_and_is_let_go_when_its_block_ends(tmp_path):
     from gan_cookbook.locks import LockHeld, held, holder
 
     lock = tmp_path / "run" / ".lock"

@@ -23,6 +23,7 @@ from conftest import (
     assert_engines_agree,
     assert_same_weights,
     changed,
+    jax_only,
     random_images,
     snapshot,
     spy_on,
@@ -388,11 +389,7 @@ def test_a_loss_is_known_in_each_of_its_forms():
         ClipWeights(0)
 
 
-@pytest.mark.skipif(
-    not ON_JAX,
-    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
-    "on JAX",
-)
+@jax_only
 @pytest.mark.parametrize(
     ("objective", "d_steps"), [("wasserstein", 3), ("least_squares", 1)]
 )
@@ -433,11 +430,7 @@ def test_changed_weights_helper_sees_a_change():
     assert changed(before, [weight]) == [True]
 
 
-@pytest.mark.skipif(
-    not ON_JAX,
-    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
-    "on JAX",
-)
+@jax_only
 def test_the_fused_engine_trains_an_auxiliary_classifier_as_the_classic_loop():
     from gan_cookbook.fused import FusedGANTrainer
 

@@ -18,16 +18,18 @@ from gan_cookbook.loop import NonFiniteLossError
 from gan_cookbook.models import quick_discriminator, quick_generator
 from gan_cookbook.noise import Noise
 
-from conftest import StepLosses, StopAt, random_images, snapshot
+from conftest import (
+    StepLosses,
+    StopAt,
+    assert_engines_agree,
+    jax_only,
+    random_images,
+    snapshot,
+)
 
 ON_JAX = keras.backend.backend() == "jax"
-jax_only = pytest.mark.skipif(
-    not ON_JAX,
-    reason="the fused engine runs on JAX only; tests/test_backends.py runs this test "
-    "on JAX",
-)
 # 320 images in batches of 32: 10 steps an epoch, which 4 steps a call do not
-# divide (calls of 1 (the first step, classic), 4, 4 and 1 steps, then 4, 4 and 2).
+# divide (calls of 4, 4 and 2 steps an epoch).
 IMAGES = random_images(320)
 BATCH_SIZE = 32
 STEPS = 10
@@ -70,22 +72,6 @@ def state_of(trainer):
     )
 
 
-def assert_runs_agree(one, other):
-    """Two runs' ``(step logs, state)`` agree step for step to float rounding: the
-    logs as closely as the fused engine's agree with the classic loop's, the
-    weights within 1e-4 (XLA rounds a compiled call of several steps differently
-    from single steps, and Adam's normalised updates carry such differences over
-    20 steps up to about 1.2e-5 in a weight near 0)."""
-    (one_logs, one_state), (other_logs, other_state) = one, other
-    assert len(one_logs) == len(other_logs)
-    for one_step, other_step in zip(one_logs, other_logs, strict=True):
-        assert sorted(one_step) == sorted(other_step)
-        for key, value in one_step.items():
-            assert other_step[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
-    for one_value, other_value in zip(one_state, other_state, strict=True):
-        np.testing.assert_allclose(other_value, one_value, rtol=1e-4, atol=1e-4)
-
-
 class Steps(keras.callbacks.Callback):
     """Records ``(epoch, step)`` of every ``on_train_batch_end``."""
 
@@ -116,8 +102,11 @@ def test_steps_a_call_train_what_single_steps_train():
         runs[steps_per_execution] = (record.logs, state_of(trainer))
         seen[steps_per_execution] = steps.seen
         assert len(history.history["d_loss"]) == 2
-    # Every step's logs, every weight and G's average, to float rounding.
-    assert_runs_agree(runs[1], runs[4])
+    # Every step's logs, every weight and G's average, to float rounding: the
+    # weights within 1e-4 (XLA rounds a compiled call of several steps differently
+    # from single steps, and Adam's normalised updates carry such differences over
+    # 20 steps up to about 1.2e-5 in a weight near 0).
+    assert_engines_agree(runs[1], runs[4], atol=1e-4)
     # The callbacks saw every step of both epochs, in order, short calls included.
     expected = [(epoch, step) for epoch in range(2) for step in range(STEPS)]
     assert seen[4] == seen[1] == expected

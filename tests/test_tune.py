@@ -30,7 +30,8 @@ from gan_cookbook.search_space import (
     parse_noise,
     search_space,
 )
-from gan_cookbook.tune import SearchStopped, search_oracle, tune
+from gan_cookbook.trials import search_oracle
+from gan_cookbook.tune import SearchStopped, tune
 
 ROOT = Path(__file__).parent.parent
 # Each trial: 256 images, one epoch, measured on 200 images.

@@ -197,9 +197,8 @@ def starting_line(run: Run) -> str:
     how = [f"Keras {keras.__version__}", f"{keras.backend.backend()} backend"]
     if run.trainer.engine != "classic":
         how.append(f"{run.trainer.engine} engine")
-    steps_a_call = getattr(run.trainer, "steps_per_execution", 1)
-    if steps_a_call > 1:
-        how.append(f"{steps_a_call} steps a call")
+    if run.trainer.steps_per_execution > 1:
+        how.append(f"{run.trainer.steps_per_execution} steps a call")
     if run.recipe.precision != "float32":
         how.append(run.recipe.precision)
     return (
