@@ -65,10 +65,10 @@ def main() -> None:
 
     import keras
 
-    from gan_cookbook.files import write_json
     from gan_cookbook.cook import RunStopped, prepare
     from gan_cookbook.evaluation import Evaluator
     from gan_cookbook.evaluation.measure import evaluator_of
+    from gan_cookbook.files import write_json
     from gan_cookbook.recipes import resolve as resolve_recipe
 
     recipe = resolve_recipe(arguments.recipe)
